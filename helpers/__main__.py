@@ -1,0 +1,64 @@
+"""Command line: ``python -m helpers broker start|stop|status|logs`` and ``python -m helpers doctor``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import broker, doctor
+from .errors import WorkbookError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m helpers", description="Kafka from Python: workbook helpers")
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("broker", help="start, stop or inspect the embedded Apache Kafka broker")
+    b.add_argument("action", choices=["start", "stop", "status", "logs", "jars"])
+    b.add_argument("--port", type=int, default=broker.DEFAULT_PORT, help="client port (default 9092)")
+    b.add_argument("--version", default=broker.DEFAULT_VERSION, help=f"Kafka version (default {broker.DEFAULT_VERSION})")
+    b.add_argument("--lines", type=int, default=40, help="with logs: how many lines")
+    b.add_argument("--wipe", action="store_true", help="with stop: also delete the broker's data")
+    d = sub.add_parser("doctor", help="check Python, the clients, Java, the jars and the broker")
+    d.add_argument("--bootstrap", help="broker address to check (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)")
+    return p
+
+
+def _broker(args: argparse.Namespace) -> int:
+    if args.action == "start":
+        b = broker.start(args.port, args.version, quiet=False)
+        if not b.started:
+            print(b.describe())
+        print(b.bootstrap)
+        return 0
+    if args.action == "stop":
+        broker.stop(args.port, wipe=args.wipe)
+        return 0
+    if args.action == "status":
+        st = broker.status(args.port)
+        print(json.dumps(st, indent=1))
+        return 0 if st["running"] else 3
+    if args.action == "jars":
+        print(broker.resolve_jars(args.version))
+        return 0
+    lines = broker.log_tail(args.port, args.lines)
+    print("\n".join(lines) if lines else f"no broker log in {broker.run_dir(args.port)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; a WorkbookError becomes one line on stderr and exit status 1."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "broker":
+            return _broker(args)
+        return doctor.main(args.bootstrap)
+    except WorkbookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

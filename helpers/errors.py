@@ -1,0 +1,62 @@
+"""Errors a learner can cause, each with a one-line explanation and a fix.
+
+Every error the workbook raises on purpose is a :class:`WorkbookError`. In Jupyter
+they print as one red line (see :func:`install_ipython_handler`), on the command
+line as one line on stderr, never as a traceback from deep inside a client.
+"""
+from __future__ import annotations
+
+
+class WorkbookError(Exception):
+    """A problem the learner can fix; ``str()`` is one line: what happened, then the fix."""
+
+    def __init__(self, what: str, fix: str = "") -> None:
+        self.what = what
+        self.fix = fix
+        super().__init__(f"{what} -> {fix}" if fix else what)
+
+
+class JavaNotFoundError(WorkbookError):
+    """No ``java`` on PATH or under JAVA_HOME, or one older than 17."""
+
+
+class JarResolutionError(WorkbookError):
+    """Maven could not fetch the Kafka jars (offline, or Maven missing)."""
+
+
+class PortInUseError(WorkbookError):
+    """The broker's port is held by some other program."""
+
+
+class ForeignBrokerError(PortInUseError):
+    """A Kafka broker this workbook did not start already listens on the port."""
+
+
+class BrokerStartError(WorkbookError):
+    """The broker process exited or never became ready while starting."""
+
+
+class BrokerUnreachableError(WorkbookError):
+    """Nothing answers the Kafka protocol at a bootstrap address."""
+
+
+class ConfigError(WorkbookError):
+    """A client setting that does not exist, or does not exist in that client."""
+
+
+def install_ipython_handler() -> bool:
+    """In IPython, show WorkbookErrors as one line instead of a traceback. Returns True if installed."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is always installed with jupyterlab
+        return False
+    ip = get_ipython()
+    if ip is None:
+        return False
+
+    def _one_line(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's signature
+        print(f"\x1b[31m{etype.__name__}: {value}\x1b[0m")
+        return None
+
+    ip.set_custom_exc((WorkbookError,), _one_line)
+    return True

@@ -1,0 +1,56 @@
+"""pytest plugin (loaded by pyproject's addopts): one real broker for the whole session.
+
+Like kafka-python's own fixtures, it waits on a real readiness signal (an answered
+ApiVersions + Metadata request) rather than a sleep, and cleans up: a broker this session
+started is stopped at the end, even when tests fail; one that was already running (a
+JupyterLab session's, or docker compose's) is left alone.
+"""
+from __future__ import annotations
+
+import pytest
+
+from . import broker as _broker
+
+_session_broker: _broker.Broker | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _session_broker
+    if session.config.getoption("collectonly", False):
+        return
+    _session_broker = _broker.ensure_broker(quiet=True)
+    session.config.stash[_KEY] = _session_broker
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _session_broker is not None and _session_broker.started:
+        _session_broker.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "kafka: " + (_session_broker.describe() if _session_broker else "not started")
+
+
+_KEY = pytest.StashKey[_broker.Broker]()
+
+
+@pytest.fixture(scope="session")
+def kafka(request: pytest.FixtureRequest) -> _broker.Broker:
+    """The session's broker handle (``kafka.bootstrap`` is the address)."""
+    return request.config.stash[_KEY]
+
+
+@pytest.fixture(scope="session")
+def bootstrap(kafka: _broker.Broker) -> str:
+    """The session broker's bootstrap address, e.g. ``127.0.0.1:9092``."""
+    return kafka.bootstrap
+
+
+@pytest.fixture
+def topic(bootstrap: str, request: pytest.FixtureRequest):
+    """A fresh one-partition topic, deleted after the test."""
+    from . import admin
+
+    name = admin.create_topic(bootstrap, admin.unique_topic(f"t-{request.node.name[:40]}"))
+    yield name
+    admin.delete_topic(bootstrap, name)
