@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PORT ?= 9092
 
-.PHONY: help setup jars broker stop status doctor lab test clean nav
+.PHONY: help setup jars rdkafka broker stop status doctor lab test clean nav
 help:
 	@echo "make lab    set up, start the broker, open JupyterLab on notebooks/"
 	@echo "make test   set up, start the broker, run tests/ and every notebook (nbval), stop what it started"
@@ -22,10 +22,33 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
 	@rm -f $(VENV)/.installed-*; touch $@
 
-setup: $(STAMP) jars  ## venv with every Python dependency, and the Kafka jars in the cache
+setup: $(STAMP) jars rdkafka  ## venv with every Python dependency, the Kafka jars in the cache, pykafka's C extension
 
 jars: $(STAMP)
 	@$(PY) -m helpers broker jars >/dev/null
+
+# pykafka's optional C extension (pykafka.rdkafka._rd_kafka, behind use_rdkafka=True) compiles only when
+# librdkafka's headers are there before pip builds pykafka; pip silently installs pure Python otherwise.
+# Fast when already built. Where the headers cannot be installed it says so in one line and carries on:
+# the rdkafka variants in lessons and tests are then skipped with that reason.
+RDKAFKA_H := echo '\#include <librdkafka/rdkafka.h>' | $${CC:-cc} $$CFLAGS -E -x c - >/dev/null 2>&1
+rdkafka: $(STAMP)
+	@if $(PY) -c 'import pykafka.rdkafka._rd_kafka' 2>/dev/null; then exit 0; fi; \
+	if command -v brew >/dev/null 2>&1 && brew --prefix librdkafka >/dev/null 2>&1; then \
+	  export CFLAGS="-I$$(brew --prefix librdkafka)/include $$CFLAGS" LDFLAGS="-L$$(brew --prefix librdkafka)/lib $$LDFLAGS"; fi; \
+	if ! $(RDKAFKA_H); then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing librdkafka-dev (apt-get) for pykafka's rdkafka extension..."; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librdkafka-dev >/dev/null || true; \
+	  fi; \
+	fi; \
+	if ! $(RDKAFKA_H); then \
+	  echo "pykafka rdkafka: librdkafka headers not found and not installable here (needs root + apt-get, or brew install librdkafka); use_rdkafka=True variants will be skipped."; \
+	  exit 0; fi; \
+	echo "Building pykafka 2.8.0 from source against librdkafka (use_rdkafka=True)..."; \
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-binary pykafka --force-reinstall --no-deps pykafka==2.8.0 >/dev/null 2>&1; \
+	if $(PY) -c 'import pykafka.rdkafka._rd_kafka' 2>/dev/null; then echo "pykafka rdkafka extension: built"; \
+	else echo "pykafka rdkafka: the C extension did not compile (pip fell back to pure Python); use_rdkafka=True variants will be skipped."; fi
 
 broker: setup  ## start (or find) the embedded broker on $(PORT)
 	@$(PY) -m helpers broker start --port $(PORT)

@@ -5,6 +5,11 @@ Notebooks start with ``from helpers import ensure_broker; kafka = ensure_broker(
 """
 from __future__ import annotations
 
+import warnings
+
+# pykafka 2.8.0 imports pkg_resources, which warns on every import; the pin setuptools<81 keeps it working
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
 from .broker import Broker, ensure_broker, start, status, stop
 from .errors import WorkbookError
 

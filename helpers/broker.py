@@ -453,10 +453,16 @@ def log_tail(port: int = DEFAULT_PORT, lines: int = 20) -> list[str]:
 
 
 def _why_it_died(port: int) -> str:
-    tail = log_tail(port, 40)
-    errors = [line for line in tail if " ERROR " in line or "Exception" in line or "Error:" in line]
-    shown = (errors or tail)[-5:]
-    return " | ".join(s.strip()[:300] for s in shown) or "(the log is empty)"
+    """The first ERROR in the log, the exception under it and its root cause, on one line."""
+    tail = log_tail(port, 400)
+    first = next((i for i, line in enumerate(tail) if " ERROR " in line or " FATAL " in line), None)
+    if first is None:
+        shown = tail[-3:]
+    else:
+        after = [line for line in tail[first + 1:first + 60] if line.strip() and not line.startswith("\tat ")]
+        causes = [line for line in after if line.startswith("Caused by:")]
+        shown = [tail[first]] + after[:1] + causes[-1:]
+    return " | ".join(dict.fromkeys(s.strip()[:300] for s in shown)) or "(the log is empty)"
 
 
 # --------------------------------------------------------------------------- lifecycle

@@ -1,0 +1,51 @@
+"""A wrong bootstrap address gets a one-line answer within 15 s, from ensure_broker() and from the doctor."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from helpers import broker
+from helpers.errors import BrokerUnreachableError
+
+NOBODY = f"127.0.0.1:{broker.free_port()}"  # refused at once
+BLACKHOLE = "10.255.255.1:9092"  # unroutable: connect() would hang without a timeout
+
+
+@pytest.mark.parametrize("address", [NOBODY, BLACKHOLE])
+def test_ensure_broker_names_the_address(address: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", address)
+    t0 = time.monotonic()
+    with pytest.raises(BrokerUnreachableError, match=address.replace(".", r"\.")) as info:
+        broker.ensure_broker(quiet=True)
+    assert time.monotonic() - t0 < 15
+    assert "\n" not in str(info.value) and "KAFKA_BOOTSTRAP_SERVERS" in str(info.value)
+
+
+def test_malformed_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost9092")
+    with pytest.raises(BrokerUnreachableError, match="not a host:port"):
+        broker.ensure_broker(quiet=True)
+
+
+def test_doctor_reports_unreachable_broker_in_one_line() -> None:
+    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=NOBODY)
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "helpers", "doctor"], capture_output=True, text=True, env=env, timeout=60)
+    assert time.monotonic() - t0 < 15
+    assert out.returncode == 1
+    assert "Traceback" not in out.stdout + out.stderr
+    bad = [line for line in out.stdout.splitlines() if line.startswith("PROBLEM")]
+    assert len(bad) == 1 and NOBODY in bad[0] and "->" in bad[0]
+
+
+def test_doctor_passes_on_the_session_broker(bootstrap: str) -> None:
+    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap)
+    out = subprocess.run([sys.executable, "-m", "helpers", "doctor"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stdout
+    assert any(line.startswith("ok") and "broker" in line and bootstrap in line for line in out.stdout.splitlines())
+    for name in ("kafka-python", "confluent-kafka", "pykafka", "java"):
+        assert any(line.split()[1:2] == [name] for line in out.stdout.splitlines()), name
