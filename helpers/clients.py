@@ -1,7 +1,8 @@
 """The three Python clients, side by side: connect, produce, consume, each in a few lines.
 
-Each ``*_roundtrip`` function produces ``messages`` to ``topic`` and reads them back from
-the beginning, returning the values it read, so lessons and tests can compare the three.
+Each ``*_roundtrip`` function produces ``messages`` to ``topic`` and reads back from the
+beginning until it has ``expect`` messages (default: as many as it sent) or ``timeout``
+passes, returning the values it read, so lessons and tests can compare the three.
 Every blocking call has a timeout so a notebook cell never hangs.
 """
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import importlib.metadata as md
 import time
 import uuid
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CLIENTS = ("kafka-python", "confluent-kafka", "pykafka")
 
@@ -41,7 +45,8 @@ def pykafka_rdkafka_available() -> bool:
     return True
 
 
-def kafka_python_roundtrip(bootstrap: str, topic: str, messages: list[bytes], timeout: float = 20.0) -> list[bytes]:
+def kafka_python_roundtrip(bootstrap: str, topic: str, messages: list[bytes], timeout: float = 20.0,
+                           expect: int | None = None) -> list[bytes]:
     """Produce with kafka-python's KafkaProducer, read back with a KafkaConsumer assigned to partition 0."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -59,7 +64,7 @@ def kafka_python_roundtrip(bootstrap: str, topic: str, messages: list[bytes], ti
         consumer.seek_to_beginning(tp)
         got: list[bytes] = []
         deadline = time.monotonic() + timeout
-        while len(got) < len(messages) and time.monotonic() < deadline:
+        while len(got) < (expect or len(messages)) and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=500).values():
                 got.extend(r.value for r in records)
         return got
@@ -67,7 +72,8 @@ def kafka_python_roundtrip(bootstrap: str, topic: str, messages: list[bytes], ti
         consumer.close()
 
 
-def confluent_roundtrip(bootstrap: str, topic: str, messages: list[bytes], timeout: float = 20.0) -> list[bytes]:
+def confluent_roundtrip(bootstrap: str, topic: str, messages: list[bytes], timeout: float = 20.0,
+                        expect: int | None = None) -> list[bytes]:
     """Produce with confluent-kafka's Producer, read back with a Consumer in a fresh group."""
     from confluent_kafka import Consumer, Producer
 
@@ -83,7 +89,7 @@ def confluent_roundtrip(bootstrap: str, topic: str, messages: list[bytes], timeo
         consumer.subscribe([topic])
         got: list[bytes] = []
         deadline = time.monotonic() + timeout
-        while len(got) < len(messages) and time.monotonic() < deadline:
+        while len(got) < (expect or len(messages)) and time.monotonic() < deadline:
             msg = consumer.poll(0.5)
             if msg is not None and msg.error() is None:
                 got.append(msg.value())
@@ -93,7 +99,7 @@ def confluent_roundtrip(bootstrap: str, topic: str, messages: list[bytes], timeo
 
 
 def pykafka_roundtrip(bootstrap: str, topic: str, messages: list[bytes], timeout: float = 20.0,
-                      balanced: bool = False, use_rdkafka: bool = False) -> list[bytes]:
+                      balanced: bool = False, use_rdkafka: bool = False, expect: int | None = None) -> list[bytes]:
     """Produce with pykafka's producer, read back with its simple consumer or (``balanced``) its
     managed balanced consumer, which joins a consumer group through the broker (no ZooKeeper)."""
     from pykafka import KafkaClient
@@ -116,7 +122,7 @@ def pykafka_roundtrip(bootstrap: str, topic: str, messages: list[bytes], timeout
     try:
         got: list[bytes] = []
         deadline = time.monotonic() + timeout
-        while len(got) < len(messages) and time.monotonic() < deadline:
+        while len(got) < (expect or len(messages)) and time.monotonic() < deadline:
             msg = consumer.consume(block=True)
             if msg is not None:
                 got.append(msg.value)
@@ -130,3 +136,27 @@ ROUNDTRIPS: dict[str, Callable[..., list[bytes]]] = {
     "confluent-kafka": confluent_roundtrip,
     "pykafka": pykafka_roundtrip,
 }
+
+
+def hello_all(bootstrap: str, topic: str, message: bytes = b"hello, Kafka") -> "pd.DataFrame":
+    """Send one message with each client to ``topic`` and read it back; one row per client.
+
+    Each client reads the whole topic from the start, so the row also shows what the
+    clients before it wrote: reading does not remove messages.
+    """
+    import pandas as pd
+
+    rows, sent = [], []
+    for name, roundtrip in ROUNDTRIPS.items():
+        value = message + f" from {name}".encode()
+        sent.append(value)
+        t0 = time.monotonic()
+        try:
+            got = roundtrip(bootstrap, topic, [value], expect=len(sent))
+            error = ""
+        except Exception as exc:  # shown in the table, honestly, instead of a traceback
+            got, error = [], f"{type(exc).__name__}: {exc}"
+        rows.append({"client": name, "version": versions().get(name, "?"), "sent": value.decode(),
+                     "read back": value in got, "messages in topic seen": len(got),
+                     "seconds": round(time.monotonic() - t0, 2), "error": error})
+    return pd.DataFrame(rows)

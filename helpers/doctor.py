@@ -72,3 +72,11 @@ def main(bootstrap: str | None = None) -> int:
     bad = [c for c in checks if not c.ok]
     print(f"{len(bad)} problem(s) found." if bad else "All checks passed.")
     return 1 if bad else 0
+
+
+def as_frame(checks: list[Check]):
+    """The report as a pandas DataFrame (status, check, detail, fix) for a notebook."""
+    import pandas as pd
+
+    return pd.DataFrame([{"status": "ok" if c.ok else "PROBLEM", "check": c.name, "found": c.detail, "fix": c.fix}
+                         for c in checks])
