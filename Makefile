@@ -62,8 +62,9 @@ status:
 doctor: setup
 	@$(PY) -m helpers doctor
 
-lab: broker  ## JupyterLab on notebooks/; the broker keeps running after you quit it: `make stop`
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+lab: setup  ## JupyterLab on notebooks/; the broker keeps running after you quit it: `make stop`
+	@$(PY) -m helpers broker ensure
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The pytest plugin (helpers.pytest_plugin) finds or starts the broker and stops it at the
 # end if it started it, even when tests fail; a broker `make lab` started is left running.

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from . import broker, doctor
+from . import bench, broker, doctor
 from .errors import WorkbookError
 
 
@@ -13,13 +13,15 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m helpers", description="Kafka from Python: workbook helpers")
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("broker", help="start, stop or inspect the embedded Apache Kafka broker")
-    b.add_argument("action", choices=["start", "stop", "status", "logs", "jars"])
+    b.add_argument("action", choices=["start", "ensure", "stop", "status", "logs", "jars"],
+                   help="ensure = like a notebook: $KAFKA_BOOTSTRAP_SERVERS, else the running broker, else start one")
     b.add_argument("--port", type=int, default=broker.DEFAULT_PORT, help="client port (default 9092)")
     b.add_argument("--version", default=broker.DEFAULT_VERSION, help=f"Kafka version (default {broker.DEFAULT_VERSION})")
     b.add_argument("--lines", type=int, default=40, help="with logs: how many lines")
     b.add_argument("--wipe", action="store_true", help="with stop: also delete the broker's data")
     d = sub.add_parser("doctor", help="check Python, the clients, Java, the jars and the broker")
     d.add_argument("--bootstrap", help="broker address to check (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)")
+    bench.add_parser(sub)
     return p
 
 
@@ -29,6 +31,10 @@ def _broker(args: argparse.Namespace) -> int:
         if not b.started:
             print(b.describe())
         print(b.bootstrap)
+        return 0
+    if args.action == "ensure":
+        b = broker.ensure_broker(quiet=True)
+        print(b.describe())
         return 0
     if args.action == "stop":
         broker.stop(args.port, wipe=args.wipe)
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "broker":
             return _broker(args)
+        if args.command == "bench":
+            return bench.cli(args)
         return doctor.main(args.bootstrap)
     except WorkbookError as exc:
         print(f"error: {exc}", file=sys.stderr)
