@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) jars rdkafka  ## venv with every Python dependency, the Kafka jars in the cache, pykafka's C extension
 
-jars: $(STAMP)
+jars: $(STAMP)  ## the 3.9 broker's jars, and the 4.x ones lesson 05 starts beside it (fetched once)
 	@$(PY) -m helpers broker jars >/dev/null
+	@$(PY) -m helpers broker jars --version $$($(PY) -c 'from helpers.compat import KAFKA4_VERSION as v; print(v)') >/dev/null
 
 # pykafka's optional C extension (pykafka.rdkafka._rd_kafka, behind use_rdkafka=True) compiles only when
 # librdkafka's headers are there before pip builds pykafka; pip silently installs pure Python otherwise.
@@ -43,7 +44,7 @@ rdkafka: $(STAMP)
 	  fi; \
 	fi; \
 	if ! $(RDKAFKA_H); then \
-	  echo "pykafka rdkafka: librdkafka headers not found and not installable here (needs root + apt-get, or brew install librdkafka); use_rdkafka=True variants will be skipped."; \
+	  echo "pykafka rdkafka: no librdkafka headers (installing them needs root + apt-get librdkafka-dev, or brew install librdkafka); use_rdkafka=True variants will be skipped."; \
 	  exit 0; fi; \
 	echo "Building pykafka 2.8.0 from source against librdkafka (use_rdkafka=True)..."; \
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-binary pykafka --force-reinstall --no-deps pykafka==2.8.0 >/dev/null 2>&1; \

@@ -20,7 +20,7 @@ def admin_client(bootstrap: str):
     """A confluent-kafka AdminClient for ``bootstrap``."""
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "log_level": 4})
 
 
 def _wait(futures: dict, what: str) -> None:

@@ -1,0 +1,167 @@
+"""The producer/consumer lesson helpers in helpers.clients and helpers.exercises_clients, on the real broker."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from helpers import admin, clients, exercises_clients
+from helpers.errors import ConfigError
+
+
+def _fill(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": bootstrap})
+    for v in values:
+        p.produce(topic, v)
+    assert p.flush(10) == 0
+
+
+@pytest.mark.parametrize("client", clients.CLIENTS)
+def test_read_partition(client: str, bootstrap: str, topic: str) -> None:
+    _fill(bootstrap, topic, [b"a", b"b", b"c"])
+    assert clients.read_partition(client, bootstrap, topic, 3) == [b"a", b"b", b"c"]
+    assert clients.end_offsets(bootstrap, topic) == {0: 3}
+
+
+def test_error_cases_are_reported_the_way_each_client_does(bootstrap: str) -> None:
+    df = clients.error_table(bootstrap, timeout=2.0, progress=False)
+    assert len(df) == 9
+    err = df["error"]
+    assert "UNKNOWN_TOPIC_OR_PART" in err[("missing topic", "confluent-kafka")]
+    assert err[("missing topic", "pykafka")].startswith("UnknownTopicOrPartition")
+    assert err[("missing topic", "kafka-python")].startswith("KafkaTimeoutError")
+    assert "MessageSizeTooLarge" in err[("message too large", "kafka-python")]
+    assert "MSG_SIZE_TOO_LARGE" in err[("message too large", "confluent-kafka")]
+    assert err[("message too large", "pykafka")].startswith("MessageSizeTooLarge")
+    assert err[("broker gone", "pykafka")].startswith("NoBrokersAvailableError")
+    assert "_MSG_TIMED_OUT" in err[("broker gone", "confluent-kafka")]
+    assert df.loc[("broker gone", "kafka-python"), "how"] == "raised by KafkaProducer()"
+
+
+def test_unknown_error_case(bootstrap: str) -> None:
+    with pytest.raises(ConfigError, match="unknown error case"):
+        clients.producer_error("pykafka", "disk full", bootstrap)
+
+
+def test_linger_makes_bigger_requests(bootstrap: str) -> None:
+    df = clients.batching_experiment(bootstrap, lingers=(0, 50), n=200)
+    for client in ("kafka-python", "confluent-kafka"):
+        rows = df[df.client == client].set_index("linger.ms")["records per request"]
+        assert rows[50] > rows[0] * 3, df
+
+
+def test_gzip_stores_fewer_bytes(bootstrap: str) -> None:
+    df = clients.compression_experiment(bootstrap, codecs=("none", "gzip", "zstd"), n=300)
+    stored = df.set_index(["client", "codec"])["stored bytes"]
+    for client in clients.CLIENTS:
+        assert stored[(client, "gzip")] < stored[(client, "none")] / 3
+    assert stored[("confluent-kafka", "zstd")] < stored[("confluent-kafka", "none")] / 3
+    assert "zstd" in df.set_index(["client", "codec"]).loc[("pykafka", "zstd"), "note"]
+
+
+def test_kafka_python_3_defaults(bootstrap: str) -> None:
+    assert clients.kafka_python_acks(bootstrap) == "acks='all', enable_idempotence=True"
+    assert clients.kafka_python_acks(bootstrap, acks=1) == "acks=1, enable_idempotence=False"
+    assert "incompatible" in clients.kafka_python_acks(bootstrap, acks=1, enable_idempotence=True)
+    df = clients.producer_defaults(bootstrap)
+    assert df.loc["enable.idempotence", "kafka-python"] is True or df.loc["enable.idempotence", "kafka-python"] == True  # noqa: E712
+
+
+def test_bounded_poll_stops_on_flag() -> None:
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    t0 = time.monotonic()
+    assert clients.bounded_poll(lambda: (time.sleep(0.01), [])[1], 10, 30, stop) == []
+    assert time.monotonic() - t0 < 5
+    assert clients.bounded_poll(lambda: [1, 2, 3], 5, 5) == [1, 2, 3, 1, 2]
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
+def test_background_consumer_reads_and_stops(client: str, bootstrap: str, topic: str) -> None:
+    _fill(bootstrap, topic, [b"x"] * 5)
+    bg = clients.BackgroundConsumer(client, bootstrap, topic, admin.unique_topic("bg")).start()
+    deadline = time.monotonic() + 20
+    while len(bg.values) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    bg.stop()
+    assert not bg.running and bg.closed_cleanly and not bg.error
+    assert bg.values == [b"x"] * 5
+
+
+def test_background_consumer_refuses_pykafka(bootstrap: str) -> None:
+    with pytest.raises(ConfigError, match="unblock_event"):
+        clients.BackgroundConsumer("pykafka", bootstrap, "t", "g")
+
+
+rdkafka = pytest.mark.skipif(not clients.pykafka_rdkafka_available(),
+                             reason="pykafka's C extension is not built (make rdkafka: needs librdkafka headers)")
+
+
+@rdkafka
+def test_pykafka_rdkafka_producer_and_simple_consumer(bootstrap: str, topic: str) -> None:
+    msgs = [f"rd {i}".encode() for i in range(50)]
+    assert clients.pykafka_roundtrip(bootstrap, topic, msgs, use_rdkafka=True) == msgs
+
+
+@rdkafka
+def test_pykafka_rdkafka_balanced_is_refused_clearly(bootstrap: str, topic: str) -> None:
+    with pytest.raises(ConfigError, match="managed balanced consumer cannot use librdkafka"):
+        clients.pykafka_roundtrip(bootstrap, topic, [b"x"], balanced=True, use_rdkafka=True)
+
+
+@rdkafka
+def test_pykafka_rdkafka_defaults_really_fail(bootstrap: str, topic: str) -> None:
+    # the reason RDKAFKA_CONSUMER_SETTINGS exists: librdkafka 2.x refuses pykafka's defaults
+    from pykafka import KafkaClient
+    from pykafka.exceptions import RdKafkaException
+
+    kc = KafkaClient(hosts=bootstrap)
+    with pytest.raises(RdKafkaException, match="queued.max.messages.kbytes"):
+        kc.topics[topic].get_simple_consumer(use_rdkafka=True)
+
+
+# ------------------------------------------------------------------ exercise checks
+
+
+def test_check_portable_config() -> None:
+    assert not exercises_clients.check_portable_config({})
+    assert not exercises_clients.check_portable_config({"acks": 1, "linger.ms": 20, "compression.type": "gzip",
+                                                        "enable.idempotence": True})
+    assert exercises_clients.check_portable_config({"acks": 1, "linger.ms": 20, "compression.type": "gzip"})
+
+
+def test_check_json_records(bootstrap: str, topic: str) -> None:
+    assert not exercises_clients.check_json_records(bootstrap, topic)
+    _fill(bootstrap, topic, [json.dumps({"n": i}).encode() for i in range(10)])
+    assert exercises_clients.check_json_records(bootstrap, topic)
+
+
+def test_check_committed(bootstrap: str, topic: str) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    group = admin.unique_topic("ex-group")
+    assert not exercises_clients.check_committed(bootstrap, group, topic)
+    _fill(bootstrap, topic, [b"x"] * 6)
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    c.commit(offsets=[TopicPartition(topic, 0, 5)], asynchronous=False)
+    c.close()
+    assert exercises_clients.check_committed(bootstrap, group, topic)
+
+
+def test_check_replay(bootstrap: str, topic: str) -> None:
+    values = [f"v{i}".encode() for i in range(6)]
+    _fill(bootstrap, topic, values)
+    assert not exercises_clients.check_replay(None, bootstrap, topic)
+    assert not exercises_clients.check_replay(values, bootstrap, topic)
+    assert exercises_clients.check_replay([v.decode() for v in values[3:]], bootstrap, topic)
+
+
+def test_pykafka_stop_drops_lingering_records_silently(bootstrap: str) -> None:
+    lost = clients.pykafka_stop_loss(bootstrap, n=2000, linger_ms=1000, pending_timeout_ms=300, max_request_size=100_000)
+    assert lost["stored"] < lost["sent"]
+    kept = clients.pykafka_stop_loss(bootstrap, n=2000, linger_ms=10, pending_timeout_ms=300, max_request_size=100_000)
+    assert kept["stored"] == kept["sent"] == 2000
