@@ -37,6 +37,14 @@ def test_no_stored_error_outputs(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_no_stored_stderr(path: Path) -> None:
+    # client log lines and warnings in a saved lesson are noise to a reader, and flaky under nbval
+    noisy = [i for i, c in enumerate(_cells(path)) for o in c.get("outputs", [])
+             if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+    assert not noisy, f"{path.name}: stderr output stored in cells {noisy}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_title_and_navigation_cells(path: Path) -> None:
     cells = _cells(path)
     assert cells[0]["cell_type"] == "markdown" and _src(cells[0]).startswith("# ")
