@@ -42,7 +42,7 @@ def _hint(code: str) -> str:
         "TOPIC_ALREADY_EXISTS": "pick another name, or delete_topic() it first",
         "UNKNOWN_TOPIC_OR_PART": "check the spelling: list_topics() shows what exists",
         "INVALID_REPLICATION_FACTOR": "the embedded broker is a single node: use replication_factor=1",
-        "INVALID_PARTITIONS": "partitions must be at least 1",
+        "INVALID_PARTITIONS": "a topic needs at least 1 partition, and its partition count can only grow",
         "INVALID_CONFIG": "check the topic setting's name and value in the Kafka docs (topic configs)",
     }.get(code, "see the broker log: python -m helpers broker logs")
 

@@ -1,0 +1,219 @@
+"""Checks for the exercises of lessons 01-03: each returns a :class:`Check` that says pass or fail,
+and on failure a hint. Checks look at the real broker (topics, committed offsets, stored
+records) wherever the exercise changes something there.
+
+Other lessons keep their checks in their own modules and may reuse :class:`Check`.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+
+@dataclass
+class Check:
+    """The outcome of one exercise check; ``bool(check)`` is ``passed``."""
+
+    exercise: str
+    passed: bool
+    message: str
+    hint: str = ""
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        if self.passed:
+            return f"PASS {self.exercise}: {self.message}"
+        return f"FAIL {self.exercise}: {self.message}" + (f"\n  hint: {self.hint}" if self.hint else "")
+
+    def _repr_pretty_(self, p, cycle) -> None:  # noqa: ANN001 - IPython's signature
+        p.text(str(self))
+
+    def _repr_html_(self) -> str:
+        color = "#2e7d32" if self.passed else "#c62828"
+        hint = f"<br><i>hint:</i> {self.hint}" if (self.hint and not self.passed) else ""
+        mark = "PASS" if self.passed else "FAIL"
+        return f'<div style="color:{color}"><b>{mark} {self.exercise}</b>: {self.message}{hint}</div>'
+
+
+def _ok(ex: str, msg: str) -> Check:
+    return Check(ex, True, msg)
+
+
+def _fail(ex: str, msg: str, hint: str) -> Check:
+    return Check(ex, False, msg, hint)
+
+
+# --------------------------------------------------------------------------- lesson 01
+
+
+def check_connections(sources: int, sinks: int, point_to_point: int | None, via_log: int | None) -> Check:
+    """01.1: how many pipelines does wiring ``sources`` to ``sinks`` take, directly and through a log?"""
+    ex = "01.1 pipelines"
+    if point_to_point is None or via_log is None:
+        return _fail(ex, "fill in both numbers", "replace the None values with your answers")
+    want_p2p, want_log = sources * sinks, sources + sinks
+    if point_to_point != want_p2p:
+        return _fail(ex, f"point to point: {point_to_point} is not right",
+                     "every source needs its own pipeline to every sink: multiply")
+    if via_log != want_log:
+        return _fail(ex, f"through a log: {via_log} is not right",
+                     "each system connects once, to the log only: add")
+    return _ok(ex, f"{want_p2p} pipelines become {want_log} connections")
+
+
+def check_positions(bootstrap: str, topic: str, positions: dict[str, int]) -> Check:
+    """01.2: each group in ``positions`` has committed exactly that offset on partition 0 of ``topic``."""
+    from .offsets import committed
+
+    ex = "01.2 reader positions"
+    for group, want in positions.items():
+        got = committed(bootstrap, group, topic).get(0)
+        if got is None:
+            return _fail(ex, f"group {group!r} has committed nothing on {topic}",
+                         "consume with that group.id and enable.auto.commit=False, then consumer.commit(...)")
+        if got != want:
+            return _fail(ex, f"group {group!r} stands at offset {got}, not {want}",
+                         "the committed offset is the NEXT message to read: after reading offsets 0..n-1, commit n")
+    return _ok(ex, ", ".join(f"{g} at {o}" for g, o in positions.items()) + " (independent positions in one log)")
+
+
+def check_page_counts(bootstrap: str, topic: str, counts: dict[str, int] | None) -> Check:
+    """01.3: ``counts`` is the number of page views per page in ``topic`` (JSON events with a ``page``)."""
+    from .events import decode
+    from .offsets import read
+
+    ex = "01.3 page views"
+    if not counts:
+        return _fail(ex, "no counts given", "consume the topic from the beginning and count event['page']")
+    truth = Counter(decode(r.value)["page"] for r in read(bootstrap, topic))
+    if dict(truth) != dict(counts):
+        missing = sum(truth.values()) - sum(counts.values())
+        return _fail(ex, f"your counts differ from the topic's ({sum(counts.values())} events counted, "
+                     f"{sum(truth.values())} in the topic)",
+                     "read until the end of the log (poll until nothing new arrives), from the beginning "
+                     "(auto.offset.reset='earliest')" if missing > 0 else "did you count some events twice?")
+    return _ok(ex, f"{sum(truth.values())} events over {len(truth)} pages")
+
+
+# --------------------------------------------------------------------------- lesson 02
+
+
+def check_compacted_topic(bootstrap: str, topic: str, partitions: int = 3) -> Check:
+    """02.1: ``topic`` exists with ``partitions`` partitions and ``cleanup.policy=compact``."""
+    from .admin import partition_count
+    from .topics import configs
+
+    ex = "02.1 create a topic"
+    n = partition_count(bootstrap, topic)
+    if n == 0:
+        return _fail(ex, f"there is no topic {topic!r}", "create it: admin.create_topic(...) or kafka-topics --create")
+    if n != partitions:
+        return _fail(ex, f"{topic!r} has {n} partitions, not {partitions}",
+                     "partitions can be added later (add_partitions / kafka-topics --alter), never removed")
+    policy = configs(bootstrap, topic, only_changed=False).get("cleanup.policy")
+    if policy != "compact":
+        return _fail(ex, f"cleanup.policy is {policy!r}", "pass config={'cleanup.policy': 'compact'} when creating, "
+                     "or change it: topics.set_config(...) / kafka-configs --alter")
+    return _ok(ex, f"the topic has {n} partitions and keeps the last value per key")
+
+
+def check_same_partition(bootstrap: str, topic: str, key: str) -> Check:
+    """02.2: ``key`` was sent by kafka-python (value ``kafka-python``) and confluent-kafka (value
+    ``confluent-kafka``) and both copies are in the partition Java would choose."""
+    from .offsets import read
+    from .partitioning import java_partition
+
+    ex = "02.2 make the partitioners agree"
+    recs = [r for r in read(bootstrap, topic) if r.key == key]
+    by_client = {}
+    for r in recs:
+        by_client.setdefault(r.value, set()).add(r.partition)
+    missing = [c for c in ("kafka-python", "confluent-kafka") if c not in by_client]
+    if missing:
+        return _fail(ex, f"no message with key {key!r} and value {missing[0]!r} in {topic}",
+                     "send the key once with each client, the value naming the client")
+    parts = set().union(*by_client.values())
+    if len(parts) > 1:
+        return _fail(ex, f"the key {key!r} is in partitions {sorted(parts)}: the clients still disagree",
+                     "confluent-kafka hashes with crc32 by default; give its Producer 'partitioner': 'murmur2_random'")
+    from .admin import partition_count
+
+    want = java_partition(key, partition_count(bootstrap, topic))
+    if parts != {want}:
+        return _fail(ex, f"both are in partition {parts.pop()}, Java would use {want}",
+                     "send without choosing a partition yourself, and let both clients hash with murmur2")
+    return _ok(ex, f"{key!r} is in partition {want} whichever client sent it, as the Java client would do")
+
+
+def check_replay(bootstrap: str, topic: str, since_ms: int, values: list[str] | None) -> Check:
+    """02.3: ``values`` are the values of the records of ``topic`` stamped at or after ``since_ms``, in order."""
+    from .offsets import read
+
+    ex = "02.3 replay from a time"
+    want = [r.value for r in read(bootstrap, topic) if r.timestamp >= since_ms]
+    if values is None:
+        return _fail(ex, "no values given", "offsets_for_times() turns a timestamp into an offset; seek there")
+    if list(values) == want:
+        return _ok(ex, f"{len(want)} records, from {want[0] if want else '-'} to {want[-1] if want else '-'}")
+    if len(values) > len(want):
+        return _fail(ex, f"{len(values)} values, expected {len(want)}",
+                     "start at the offset offsets_for_times() returns, not at the beginning")
+    return _fail(ex, f"{len(values)} values, expected {len(want)} ({want[:3]}...)",
+                 "read up to the end of the partition (the high watermark), in offset order")
+
+
+# --------------------------------------------------------------------------- lesson 03
+
+
+def check_balanced(assignment: dict[str, list[int]], partitions: int) -> Check:
+    """03.1: every partition owned by exactly one consumer, and no consumer owns 2+ more than another."""
+    ex = "03.1 a balanced group"
+    owned = [p for ps in assignment.values() for p in ps]
+    if not assignment:
+        return _fail(ex, "the assignment is empty", "start the consumers and wait_stable() before reading it")
+    dup = [p for p, n in Counter(owned).items() if n > 1]
+    if dup:
+        return _fail(ex, f"partitions {dup} have two owners", "read the assignment after the rebalance finished")
+    if sorted(owned) != list(range(partitions)):
+        return _fail(ex, f"{partitions - len(set(owned))} partitions have no owner",
+                     "wait until the group is stable (runner.wait_stable())")
+    sizes = [len(ps) for ps in assignment.values()]
+    if max(sizes) - min(sizes) > 1:
+        return _fail(ex, f"owned per consumer: {sizes}", "with N partitions and C consumers each should get N/C")
+    return _ok(ex, f"{len(assignment)} consumers own {sizes} partitions")
+
+
+def check_caught_up(bootstrap: str, group: str, topic: str) -> Check:
+    """03.2: ``group`` has committed on every partition of ``topic`` and its lag is zero everywhere."""
+    from .offsets import lag
+
+    ex = "03.2 lag zero"
+    df = lag(bootstrap, group, topic)
+    never = [int(p) for p, c in df["committed"].items() if c is None or c != c]
+    if never:
+        return _fail(ex, f"group {group!r} never committed on partitions {never}",
+                     "subscribe with that group.id, read everything and commit (or enable auto commit and close())")
+    behind = {int(p): int(v) for p, v in df["lag"].items() if v > 0}
+    if behind:
+        return _fail(ex, f"still behind: {behind} (partition: messages)",
+                     "keep polling until every partition reached its end, then commit; close() the consumer")
+    return _ok(ex, f"{group} has read and committed all {int(df['log end offset'].sum())} messages")
+
+
+def check_exactly_once(bootstrap: str, topic: str, n: int) -> Check:
+    """03.3: a read_committed reader of ``topic`` sees the numbers 0..n-1 each exactly once."""
+    from .offsets import read
+
+    ex = "03.3 exactly once"
+    seen = Counter(int(r.value) for r in read(bootstrap, topic, isolation="read_committed") if r.value is not None)
+    lost = [i for i in range(n) if seen[i] == 0]
+    dups = {i: c for i, c in seen.items() if c > 1}
+    if lost:
+        return _fail(ex, f"{len(lost)} numbers missing (first: {lost[:5]})",
+                     "commit the transaction after each batch; init_transactions() once at start")
+    if dups:
+        return _fail(ex, f"{len(dups)} numbers twice (first: {sorted(dups)[:5]})",
+                     "send the consumer offsets with send_offsets_to_transaction() instead of consumer.commit()")
+    return _ok(ex, f"all {n} numbers exactly once in the output topic")

@@ -1,0 +1,105 @@
+"""One event source processed three ways: request/response, batch and stream processing.
+
+:func:`run` replays a list of events as a live source (``rate`` events per second) and
+records, for every event, when its result became visible under each paradigm:
+
+* **request/response** — the caller hands the event to a service and waits for the answer:
+  one input, one output, right away, but only for the caller who asked.
+* **batch** — events pile up in a topic; a job wakes every ``batch_every`` seconds, reads
+  everything new and publishes results for the whole batch at once.
+* **stream** — a consumer reads the topic continuously and updates its result per event.
+
+Batch and stream read a real topic on the broker; the timings are wall-clock seconds.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from .events import decode, encode
+
+
+def _count(state: dict[str, int], event: dict) -> None:
+    state[event["page"]] = state.get(event["page"], 0) + 1
+
+
+def run(bootstrap: str, topic: str, events: list[dict], rate: float = 20.0, batch_every: float = 1.0,
+        timeout: float = 20.0):
+    """Run the three paradigms over ``events`` (each needs a ``page``); returns a DataFrame with one
+    row per event and paradigm: ``event``, ``paradigm``, ``happened_s``, ``result_s``, ``delay_s``.
+    Also checks that all three end with the same page counts (raises AssertionError if not)."""
+    import pandas as pd
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    n = len(events)
+    happened: dict[int, float] = {}
+    results: dict[str, dict[int, float]] = {"request/response": {}, "batch": {}, "stream": {}}
+    finals: dict[str, dict[str, int]] = {k: {} for k in results}
+    stop = threading.Event()
+    t0 = time.monotonic()
+
+    def now() -> float:
+        return time.monotonic() - t0
+
+    def stream() -> None:  # a consumer that updates its answer per event
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"stream-{uuid.uuid4().hex[:6]}",
+                      "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+        c.assign([TopicPartition(topic, 0, 0)])
+        try:
+            while len(results["stream"]) < n and not stop.is_set():
+                msg = c.poll(0.05)
+                if msg is not None and msg.error() is None:
+                    ev = decode(msg.value())
+                    _count(finals["stream"], ev)
+                    results["stream"][ev["i"]] = now()
+        finally:
+            c.close()
+
+    def batch() -> None:  # a job that wakes up every `batch_every` s and takes what has piled up
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"batch-{uuid.uuid4().hex[:6]}",
+                      "enable.auto.commit": False})
+        tp = TopicPartition(topic, 0)
+        done = 0
+        try:
+            while done < n and not stop.is_set():
+                time.sleep(batch_every - (now() % batch_every))
+                high = c.get_watermark_offsets(tp, timeout=5)[1]
+                if high <= done:
+                    continue
+                c.assign([TopicPartition(topic, 0, done)])
+                seen = []
+                deadline = time.monotonic() + 5
+                while done + len(seen) < high and time.monotonic() < deadline:
+                    seen += [m for m in c.consume(500, 0.2) if m.error() is None]
+                for m in seen:
+                    _count(finals["batch"], decode(m.value()))
+                t = now()  # the whole batch's results appear together, when the job ends
+                for m in seen:
+                    results["batch"][decode(m.value())["i"]] = t
+                done += len(seen)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (stream, batch)]
+    for t in threads:
+        t.start()
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    for i, ev in enumerate(events):
+        time.sleep(max(0.0, i / rate - now()))
+        happened[i] = now()
+        _count(finals["request/response"], ev)  # request/response: the caller waits for this answer
+        results["request/response"][i] = now()
+        p.produce(topic, encode({**ev, "i": i}))
+        p.poll(0)
+    p.flush(10)
+    deadline = time.monotonic() + timeout
+    while any(len(r) < n for r in results.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert finals["stream"] == finals["batch"] == finals["request/response"], "the paradigms disagree"
+    rows = [{"event": i, "paradigm": name, "happened_s": happened[i], "result_s": r[i], "delay_s": r[i] - happened[i]}
+            for name, r in results.items() for i in sorted(r)]
+    return pd.DataFrame(rows)
