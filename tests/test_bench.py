@@ -1,0 +1,192 @@
+"""helpers.bench on the real broker: message accounting per variant, the CSV schema, the CLI's errors.
+
+No test here asserts a speed: the machine is shared and noisy. They assert counts, columns and messages.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import admin, bench, bench_workers
+from helpers.__main__ import main as cli_main
+
+N = 3000  # enough for every client to need several fetches, small enough to stay quick
+
+
+@pytest.mark.parametrize("client", bench.CLIENTS)
+def test_every_variant_accounts_for_every_message(bootstrap: str, client: str) -> None:
+    rows = bench.run_variant(client, bootstrap, N, 100, timeout=60)
+    assert [r["role"] for r in rows] == ["produce", "consume"]
+    why = bench.unavailable(client)
+    if why:  # e.g. pykafka's C extension not built: recorded as skipped, with the reason, never a figure
+        assert all(r["status"] == "skipped" and r["error"] == why and r["msgs_per_s"] is None for r in rows)
+        pytest.skip(why)
+    for r in rows:
+        assert r["status"] == "ok", r["error"]
+        assert r["messages"] == N
+        assert r["msgs_per_s"] > 0 and r["seconds"] > 0
+        assert r["acks"] == "1" and r["linger_ms"] == 5
+    assert rows[1]["startup_s"] is not None and rows[1]["startup_s"] >= 0
+
+
+def test_variant_topics_are_deleted(bootstrap: str) -> None:
+    before = {t for t in admin.list_topics(bootstrap) if t.startswith("bench-confluent-kafka-")}
+    bench.run_variant("confluent-kafka", bootstrap, 500, 100)
+    after = {t for t in admin.list_topics(bootstrap) if t.startswith("bench-confluent-kafka-")}
+    assert after <= before
+
+
+def test_stored_count_and_warm_read_count_real_records(bootstrap: str, topic: str) -> None:
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": bootstrap})
+    for i in range(1234):
+        p.produce(topic, b"x" * 10)
+    assert p.flush(15) == 0
+    assert bench.stored_count(bootstrap, topic) == 1234
+    assert bench.warm_read(bootstrap, topic, 1234, timeout=15) == 1234
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka", "aiokafka"])
+def test_consumer_asked_for_more_than_stored_reports_it(bootstrap: str, topic: str, client: str) -> None:
+    """A read that cannot reach its count ends at the deadline with an error naming the counts."""
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": bootstrap})
+    for _ in range(700):
+        p.produce(topic, bench_workers.payload(100))
+    assert p.flush(15) == 0
+    r = bench_workers.measure(client, "consume", bootstrap, topic, 710, 100, {"acks": "1"}, timeout=2)
+    assert r["status"] == "error"
+    assert "read 700 of 710" in r["error"]
+
+
+def test_lost_rows_fail_loudly() -> None:
+    df = pd.DataFrame([{"client": "pykafka", "role": "produce", "repetition": 1, "status": "lost",
+                        "error": "sent 1,000 but the broker holds 900"}])
+    with pytest.raises(bench.MessageLossError, match="pykafka produce #1: sent 1,000 but the broker holds 900"):
+        bench.check_accounting(df)
+
+
+def test_payload_is_the_2016_payload() -> None:
+    assert bench_workers.payload(100) == (b"kafkatest" * 20)[:100]
+    assert len(bench_workers.payload(10_000)) == 10_000
+
+
+def test_cli_writes_tidy_csv_and_environment(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    proc = subprocess.run([sys.executable, "-m", "helpers", "bench", "--messages", "2000", "--repeat", "2",
+                           "--clients", "confluent-kafka", "java", "--no-progress", "--out", str(out)],
+                          capture_output=True, text=True, timeout=180, cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 0, proc.stderr
+    df = pd.read_csv(out)
+    assert list(df.columns) == list(bench.COLUMNS)
+    assert len(df) == 2 * 2 * 2  # clients x roles x repetitions
+    assert set(df["role"]) == {"produce", "consume"}
+    assert sorted(df["repetition"].unique()) == [1, 2]
+    assert (df["status"] == "ok").all(), df["error"].tolist()
+    assert (df["messages"] == 2000).all() and (df["message_bytes"] == 100).all()
+    # MiB/s follows from msgs/s and the size
+    assert ((df["mb_per_s"] - df["msgs_per_s"] * 100 / 2**20).abs() < 0.01).all()
+    env = json.loads(out.with_suffix(".json").read_text())
+    for key in ("date", "cpu_model", "cores_logical", "python", "kafka_broker", "clients", "settings", "load_average_after"):
+        assert key in env
+    assert env["clients"]["kafka-python"] == bench.client_version("kafka-python")
+    summary = bench.summarise(df)
+    java = summary[summary["client"] == "java"]
+    assert (java["of_java"] == 1.0).all()
+    assert "vs 2016" in proc.stdout
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--messages", "-5"], "--messages must be between 1 and 50,000,000, got -5"),
+    (["--messages", "many"], "--messages must be a whole number, got 'many'"),
+    (["--size", "0"], "--size must be between 1 and 1,000,000, got 0"),
+    (["--repeat", "0"], "--repeat must be between 1 and 50, got 0"),
+    (["--clients", "kafka-pyton"], "unknown client 'kafka-pyton' -> did you mean 'kafka-python'?"),
+    (["--clients", "confluent"], "did you mean 'confluent-kafka'?"),
+    (["--acks", "2"], "acks='2' is not a Kafka acks setting -> use 0, 1 or all"),
+    (["--out", "results.txt"], "should end in .csv"),
+    (["--out", "/no/such/dir/r.csv"], "does not exist"),
+])
+def test_cli_bad_arguments_give_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
+    assert cli_main(["bench", *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert expected in err
+
+
+def test_unknown_sweep_suggests(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["bench", "--sweep", "compresion", "--clients", "java"]) == 1
+    assert "did you mean 'compression'?" in capsys.readouterr().err
+
+
+def test_java_output_parsers() -> None:
+    """The parsers read the summary lines the tools print (format checked by the java variant above)."""
+    text = ("1000 records sent, 500.0 records/sec (0.05 MB/sec), 3.1 ms avg latency\n"
+            "1000000 records sent, 250000.5 records/sec (23.84 MB/sec), 2.0 ms avg latency, 9.00 ms max latency\n")
+    assert bench.parse_producer_performance(text) == (1000000, 250000.5)
+    csv = ("start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, "
+           "fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec\n"
+           "2026-11-26 03:04:18:388, 2026-11-26 03:04:20:373, 19.0735, 9.6088, 200000, 100755.6675, 895, 1090, "
+           "17.4986, 183486.2385\n")
+    stats = bench.parse_consumer_performance(csv)
+    assert stats["data.consumed.in.nMsg"] == 200000 and stats["fetch.time.ms"] == 1090
+    with pytest.raises(ValueError):
+        bench.parse_producer_performance("nothing")
+
+
+def test_reference_results_are_complete_and_consistent() -> None:
+    """The committed full run: every client, both roles, three repetitions, all counts ok."""
+    ref, env = bench.load_reference()
+    assert list(ref.columns) == list(bench.COLUMNS)
+    assert set(ref["client"]) == set(bench.CLIENTS)
+    assert (ref["messages"] == 1_000_000).all() and (ref["message_bytes"] == 100).all()
+    assert ref.groupby(["client", "role"]).size().eq(3).all()
+    assert (ref["status"] == "ok").all()
+    assert env["messages"] == 1_000_000 and env["repeat"] == 3 and env["cpu_model"]
+
+
+def test_summary_and_exercise_check() -> None:
+    ref, _ = bench.load_reference()
+    s = bench.summarise(ref)
+    ok = ref[ref["status"] == "ok"]
+    med = ok.groupby(["client", "role"])["msgs_per_s"].median()
+    right = med["kafka-python", "consume"] / med["java", "consume"]
+    assert bench.check_fraction(s, "kafka-python", "consume", right).passed
+    assert "percentage" in bench.check_fraction(s, "kafka-python", "consume", right * 100).message
+    assert "upside down" in bench.check_fraction(s, "kafka-python", "consume", 1 / right).message
+    assert not bench.check_fraction(s, "kafka-python", "consume", None).passed
+    assert not bench.check_fraction(s, "kafka-pyton", "consume", right).passed
+    # the 2016 ratio uses the study's figure for the same client and role
+    row = s[(s["client"] == "confluent-kafka") & (s["role"] == "produce")].iloc[0]
+    assert row["msgs_per_s_2016"] == 183456
+    assert abs(row["vs_2016"] - row["median"] / 183456) < 1e-9
+
+
+def test_accounting_report_names_every_row() -> None:
+    df = pd.DataFrame([
+        {"client": "java", "role": "produce", "repetition": 1, "status": "ok", "messages": 10, "error": ""},
+        {"client": "pykafka+librdkafka", "role": "consume", "repetition": 1, "status": "skipped", "messages": 10,
+         "error": "not built"},
+    ])
+    report = bench.accounting_report(df).splitlines()
+    assert report[0].startswith("java") and "all accounted for" in report[0]
+    assert "skipped (not built)" in report[1]
+
+
+def test_worker_errors_are_one_readable_line() -> None:
+    def deep_inside_a_client() -> None:
+        raise AssertionError()  # what a bare `assert` raises; pytest would rewrite a real one here
+
+    try:
+        deep_inside_a_client()
+    except AssertionError as exc:
+        text = bench_workers.describe(exc)
+    assert text.startswith("AssertionError at ") and "tests/test_bench.py:" in text and "raise AssertionError()" in text
+    assert bench_workers.describe(ValueError("first line\nsecond")) == "ValueError: first line"
