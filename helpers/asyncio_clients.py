@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Awaitable, TypeVar
 
 T = TypeVar("T")
@@ -84,27 +85,61 @@ async def aiokafka_roundtrip(bootstrap: str, topic: str, messages: list[bytes],
             "seconds": round(time.monotonic() - t0, 2)}
 
 
-async def heartbeat_while(awaitable: Awaitable[T], every: float = 0.05) -> tuple[T, int]:
-    """Await ``awaitable`` while a second task ticks every ``every`` seconds; returns (result, ticks).
+@dataclass(frozen=True)
+class Heartbeat:
+    """What a ticker task saw while something else was awaited: how often it ran, and its longest wait."""
 
-    Many ticks mean the Kafka calls left the event loop free; a blocking call would starve it.
+    ticks: int
+    longest_stall_ms: float
+    total_ms: float
+
+    def __str__(self) -> str:
+        return (f"ticker woke {self.ticks} times in {self.total_ms:.0f} ms, "
+                f"longest stall {self.longest_stall_ms:.0f} ms")
+
+
+async def heartbeat_while(awaitable: Awaitable[T], every: float = 0.002) -> tuple[T, Heartbeat]:
+    """Await ``awaitable`` while a second task wakes every ``every`` seconds; returns (result, Heartbeat).
+
+    The longest gap between two wake-ups (counting from the start and up to the end) is the longest
+    the event loop was blocked: about ``every`` when the awaited code really yields, and the full
+    duration of any blocking call (``time.sleep``, a synchronous ``poll()``) made on the loop.
     """
-    ticks = 0
     stop = asyncio.Event()
+    marks = [time.perf_counter()]
 
     async def tick() -> None:
-        nonlocal ticks
         while not stop.is_set():
-            ticks += 1
             await asyncio.sleep(every)
+            marks.append(time.perf_counter())
 
     ticker = asyncio.create_task(tick())
     try:
         result = await awaitable
     finally:
+        seen = [*marks, time.perf_counter()]
         stop.set()
         await ticker
-    return result, ticks
+    longest = max(b - a for a, b in zip(seen, seen[1:]))
+    return result, Heartbeat(len(seen) - 2, round(longest * 1000, 1), round((seen[-1] - seen[0]) * 1000, 1))
+
+
+async def blocking_poll(bootstrap: str, topic: str, timeout: float = 0.5) -> int:
+    """The mistake, for contrast: a synchronous kafka-python ``poll()`` inside a coroutine.
+
+    It reads partition 0 of ``topic`` from its end, so the poll waits its whole ``timeout`` and
+    the event loop with it; returns how many records it got (0).
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        c.assign([tp])
+        c.seek_to_end(tp)
+        return sum(len(rs) for rs in c.poll(timeout_ms=int(timeout * 1000)).values())
+    finally:
+        c.close()
 
 
 def run(coro: Awaitable[T], timeout: float = 60.0) -> T:

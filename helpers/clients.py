@@ -14,12 +14,25 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import ConfigError
+from .errors import ConfigError, WorkbookError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-CLIENTS = ("kafka-python", "confluent-kafka", "pykafka")
+CLIENTS = ("kafka-python", "confluent-kafka", "pykafka")  # the one list; other modules import it
+
+# librdkafka logs at syslog level 6 (info) by default, straight to stderr: lines such as
+# "%6|...|BGQUEUE| Purging 1 unserved events" when a client is destroyed late by the garbage collector.
+# Level 4 keeps warnings and errors and drops the chatter.
+CK_LOG_LEVEL = 4
+
+
+def ck_conf(bootstrap: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A confluent-kafka (librdkafka) config for ``bootstrap``: warnings only on stderr, plus ``extra``.
+
+    Every confluent ``Producer``, ``Consumer`` and ``AdminClient`` the workbook builds starts here.
+    """
+    return {"bootstrap.servers": bootstrap, "log_level": CK_LOG_LEVEL, **(extra or {})}
 
 
 def versions() -> dict[str, str]:
@@ -89,23 +102,18 @@ def confluent_roundtrip(bootstrap: str, topic: str, messages: list[bytes], timeo
     """Produce with confluent-kafka's Producer, read back with a Consumer in a fresh group."""
     from confluent_kafka import Consumer, Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": int(timeout * 1000)})
+    producer = Producer(ck_conf(bootstrap, {"message.timeout.ms": int(timeout * 1000)}))
     for value in messages:
         producer.produce(topic, value)
     left = producer.flush(timeout)
     if left:
         raise RuntimeError(f"{left} messages not delivered within {timeout} s")
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"roundtrip-{uuid.uuid4().hex[:8]}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(ck_conf(bootstrap, {"group.id": f"roundtrip-{uuid.uuid4().hex[:8]}",
+                                            "auto.offset.reset": "earliest", "enable.auto.commit": False}))
     try:
         consumer.subscribe([topic])
-        got: list[bytes] = []
-        deadline = time.monotonic() + timeout
-        while len(got) < (expect or len(messages)) and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                got.append(msg.value())
-        return got
+        got = bounded_poll(lambda: ck_poll_one(consumer), expect or len(messages), timeout)
+        return [m.value() for m in got]
     finally:
         consumer.close()
 
@@ -192,7 +200,6 @@ def read_partition(client: str, bootstrap: str, topic: str, n: int, partition: i
     got: list[bytes] = []
     if n <= 0:
         return got
-    deadline = time.monotonic() + timeout
     if client == "kafka-python":
         from kafka import KafkaConsumer, TopicPartition
 
@@ -201,22 +208,16 @@ def read_partition(client: str, bootstrap: str, topic: str, n: int, partition: i
             tp = TopicPartition(topic, partition)
             c.assign([tp])
             c.seek_to_beginning(tp)
-            while len(got) < n and time.monotonic() < deadline:
-                for records in c.poll(timeout_ms=200, max_records=n - len(got)).values():
-                    got.extend(r.value for r in records)
+            got = [r.value for r in bounded_poll(lambda: kp_poll_one(c, 0.2, n), n, timeout)]
         finally:
             c.close()
     elif client == "confluent-kafka":
         from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4().hex[:8]}",
-                      "enable.auto.commit": False})
+        c = Consumer(ck_conf(bootstrap, {"group.id": f"read-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}))
         try:
             c.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
-            while len(got) < n and time.monotonic() < deadline:
-                msg = c.poll(0.2)
-                if msg is not None and msg.error() is None:
-                    got.append(msg.value())
+            got = [m.value() for m in bounded_poll(lambda: ck_poll_one(c, 0.2), n, timeout)]
         finally:
             c.close()
     else:
@@ -228,11 +229,7 @@ def read_partition(client: str, bootstrap: str, topic: str, n: int, partition: i
         c = t.get_simple_consumer(partitions=[t.partitions[partition]], auto_offset_reset=OffsetType.EARLIEST,
                                   reset_offset_on_start=True, consumer_timeout_ms=500)
         try:
-            while len(got) < n and time.monotonic() < deadline:
-                msg = c.consume(block=True)
-                if msg is None:
-                    continue
-                got.append(msg.value)
+            got = [m.value for m in bounded_poll(lambda: pk_poll_one(c), n, timeout)]
         finally:
             c.stop()
     return got
@@ -242,7 +239,7 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """The high watermark of every partition of ``topic`` (how many records each holds, from 0)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "watermarks"})
+    c = Consumer(ck_conf(bootstrap, {"group.id": "watermarks"}))
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
         return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in sorted(parts)}
@@ -271,9 +268,14 @@ def topic_bytes(bootstrap: str, topic: str) -> int:
 
 
 def producer_defaults(bootstrap: str) -> "pd.DataFrame":
-    """What each producer does when you set nothing: acks, idempotence, linger, retries (read from the client)."""
+    """What each producer does when you set nothing: acks, idempotence, linger, retries.
+
+    kafka-python's and pykafka's columns are read from the installed clients. A librdkafka Producer
+    does not expose its configuration, so confluent-kafka's column is librdkafka 2.x's documented
+    defaults, from its CONFIGURATION.md
+    (https://github.com/confluentinc/librdkafka/blob/master/CONFIGURATION.md).
+    """
     import pandas as pd
-    from confluent_kafka import Producer
     from kafka import KafkaProducer
     from pykafka.producer import Producer as PkProducer
     import inspect
@@ -295,7 +297,6 @@ def producer_defaults(bootstrap: str) -> "pd.DataFrame":
         {"setting": "batch.size", "kafka-python": kpc["batch_size"], "confluent-kafka": 1000000,
          "pykafka": f"min_queued_messages={pk['min_queued_messages']}"},
     ]
-    Producer({"bootstrap.servers": bootstrap})  # constructing proves the librdkafka defaults above are accepted
     return pd.DataFrame(rows).set_index("setting")
 
 
@@ -356,9 +357,8 @@ def batching_experiment(bootstrap: str, lingers: tuple[int, ...] = (0, 5, 50), n
             kp.close(timeout=5)
             rows.append({"client": "kafka-python", "linger.ms": linger, "records per request": round(per_request, 1)})
             stats: list[dict] = []
-            ck = Producer({"bootstrap.servers": bootstrap, "linger.ms": linger, "statistics.interval.ms": 100,
-                           "log_level": 4,  # unread statistics at exit would log an info line to stderr
-                           "stats_cb": lambda s: stats.append(json.loads(s))})
+            ck = Producer(ck_conf(bootstrap, {"linger.ms": linger, "statistics.interval.ms": 100,
+                                              "stats_cb": lambda s: stats.append(json.loads(s))}))
             paced(lambda: (ck.produce(topic, value), ck.poll(0)))
             ck.flush(30)
             deadline = time.monotonic() + 3
@@ -418,11 +418,11 @@ def _codec_available(client: str, codec: str) -> str:
 
     if client == "confluent-kafka" or codec in ("none", "gzip"):
         return ""
-    need = {"kafka-python": {"snappy": "python-snappy or cramjam", "lz4": "lz4", "zstd": "zstandard"},
-            "pykafka": {"snappy": "python-snappy", "lz4": "lz4", "zstd": "(not supported by pykafka)"}}[client][codec]
-    mod = {"snappy": "snappy", "lz4": "lz4", "zstd": "zstandard"}[codec]
     if client == "pykafka" and codec == "zstd":
         return "pykafka knows no zstd"
+    need = {"kafka-python": {"snappy": "python-snappy or cramjam", "lz4": "lz4", "zstd": "zstandard"},
+            "pykafka": {"snappy": "python-snappy", "lz4": "lz4"}}[client][codec]
+    mod = {"snappy": "snappy", "lz4": "lz4", "zstd": "zstandard"}[codec]
     if client == "kafka-python" and codec == "snappy" and importlib.util.find_spec("cramjam"):
         return ""
     return "" if importlib.util.find_spec(mod) else f"needs the {need} package"
@@ -473,7 +473,7 @@ def _produce_all(client: str, conf: dict[str, Any], topic: str, values: list[byt
     elif client == "confluent-kafka":
         from confluent_kafka import Producer
 
-        p = Producer({**settings.translate(conf, client, "producer"), "log_level": 4})
+        p = Producer({**ck_conf(conf["bootstrap.servers"]), **settings.translate(conf, client, "producer")})
         for v in values:
             p.produce(topic, v)
             p.poll(0)
@@ -520,7 +520,8 @@ def producer_error(client: str, case: str, bootstrap: str, timeout: float = 3.0)
     target = bootstrap
     value = b"x"
     if case == "missing topic":
-        topic = admin.unique_topic("no-such-topic")
+        # deleted afterwards too: a broker with auto.create.topics.enable=true would have created it
+        topic = cleanup = admin.unique_topic("no-such-topic")
     elif case == "message too large":
         topic = admin.create_topic(bootstrap, admin.unique_topic("small"), config={"max.message.bytes": "1024"})
         cleanup, value = topic, b"x" * 4096
@@ -563,9 +564,9 @@ def _provoke(client: str, bootstrap: str, topic: str, value: bytes, timeout: flo
 
         reports: list[Any] = []
         errors: list[str] = []
-        p = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": ms,
-                      "topic.metadata.propagation.max.ms": min(ms, 1000), "log_level": 0,
-                      "error_cb": lambda e: errors.append(f"{e.name()}: {e.str()}")})
+        p = Producer(ck_conf(bootstrap, {"message.timeout.ms": ms, "topic.metadata.propagation.max.ms": min(ms, 1000),
+                                         "log_level": 0,  # the errors are shown from error_cb instead
+                                         "error_cb": lambda e: errors.append(f"{e.name()}: {e.str()}")}))
         try:
             p.produce(topic, value, on_delivery=lambda err, msg: reports.append(err))
         except KafkaException as exc:
@@ -617,6 +618,33 @@ def bounded_poll(poll_once: Callable[[], list[Any]], max_messages: int, max_seco
     return got[:max_messages] if len(got) > max_messages else got
 
 
+def kp_poll_one(consumer: Any, timeout: float = 0.5, max_records: int = 1) -> list[Any]:
+    """One short kafka-python ``poll()``: the records it returned (at most ``max_records``), as a flat list."""
+    return [r for rs in consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records).values() for r in rs]
+
+
+def ck_poll_one(consumer: Any, timeout: float = 0.5) -> list[Any]:
+    """One short confluent-kafka ``poll()``: ``[message]``, or ``[]`` on timeout or an error event."""
+    msg = consumer.poll(timeout)
+    return [msg] if msg is not None and msg.error() is None else []
+
+
+def pk_poll_one(consumer: Any) -> list[Any]:
+    """One pykafka ``consume(block=True)`` (bounded by the consumer's ``consumer_timeout_ms``): ``[message]`` or ``[]``."""
+    msg = consumer.consume(block=True)
+    return [msg] if msg is not None else []
+
+
+def poll_n(poll_once: Callable[[], list[Any]], n: int, max_seconds: float, what: str = "records") -> list[Any]:
+    """Exactly ``n`` results of :func:`bounded_poll`, or a one-line WorkbookError if fewer arrive in time."""
+    got = bounded_poll(poll_once, n, max_seconds)
+    if len(got) < n:
+        raise WorkbookError(f"read {len(got)} of {n} {what} within {max_seconds:g} s",
+                            "check the topic holds them (clients.end_offsets) and where the consumer starts "
+                            "(auto_offset_reset, seek, the group's committed offset)")
+    return got
+
+
 class BackgroundConsumer:
     """A consumer loop in a thread, stopped by an Event: the kernel stays free while it runs.
 
@@ -657,17 +685,15 @@ class BackgroundConsumer:
                                   auto_offset_reset="earliest")
 
                 def poll_once() -> list[bytes]:
-                    return [r.value for rs in c.poll(timeout_ms=int(self.poll_seconds * 1000)).values() for r in rs]
+                    return [r.value for r in kp_poll_one(c, self.poll_seconds, 500)]
             else:
                 from confluent_kafka import Consumer
 
-                c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group,
-                              "auto.offset.reset": "earliest"})
+                c = Consumer(ck_conf(self.bootstrap, {"group.id": self.group, "auto.offset.reset": "earliest"}))
                 c.subscribe([self.topic])
 
                 def poll_once() -> list[bytes]:
-                    m = c.poll(self.poll_seconds)
-                    return [m.value()] if m is not None and m.error() is None else []
+                    return [m.value() for m in ck_poll_one(c, self.poll_seconds)]
             self.ready.set()
             try:
                 while not self.stop_event.is_set() and time.monotonic() < deadline:
@@ -694,8 +720,9 @@ def key_partitions(bootstrap: str, topic: str, keys: list[str]) -> "pd.DataFrame
     """Send one record per key with each client's default keyed partitioning; the partition each landed in.
 
     kafka-python hashes keys with murmur2 like the Java client; librdkafka (confluent-kafka) uses
-    CRC32 unless you set ``partitioner: murmur2_random``; pykafka picks at random unless you pass
-    ``partitioner=hashing_partitioner`` (SHA-1). Same key, three different answers.
+    CRC32 unless you set ``partitioner: murmur2_random``; pykafka ignores the key unless you pass
+    ``partitioner=hashing_partitioner`` (SHA-1): its default ``RandomPartitioner`` is in fact a
+    round-robin counter over the partitions. Same key, three different answers.
     """
     import pandas as pd
     from confluent_kafka import Producer
@@ -709,7 +736,7 @@ def key_partitions(bootstrap: str, topic: str, keys: list[str]) -> "pd.DataFrame
         rows[k]["kafka-python"] = kp.send(topic, b"v", key=k.encode()).get(timeout=10).partition
     kp.close(timeout=5)
     for label, conf in (("confluent-kafka", {}), ("confluent-kafka murmur2", {"partitioner": "murmur2_random"})):
-        ck = Producer({"bootstrap.servers": bootstrap, "log_level": 4, **conf})
+        ck = Producer(ck_conf(bootstrap, conf))
         for k in keys:
             got: list[int] = []
             ck.produce(topic, b"v", k.encode(), on_delivery=lambda err, msg: got.append(msg.partition()))
@@ -778,8 +805,8 @@ def rebalance_story(client: str, bootstrap: str, topic: str, timeout: float = 30
         from confluent_kafka import Consumer
 
         def member(name: str) -> Any:
-            c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "session.timeout.ms": 6000,
-                          "heartbeat.interval.ms": 500})
+            c = Consumer(ck_conf(bootstrap, {"group.id": group, "session.timeout.ms": 6000,
+                                             "heartbeat.interval.ms": 500}))
             c.subscribe([topic],
                         on_assign=lambda cons, parts: events.append(f"{name} assigned {sorted(p.partition for p in parts)}"),
                         on_revoke=lambda cons, parts: parts and events.append(
@@ -856,8 +883,9 @@ def pykafka_stop_loss(bootstrap: str, n: int = 3000, **producer_kw: Any) -> dict
     """Produce ``n`` records with pykafka's async producer, leave its ``with`` block, count what the broker stored.
 
     ``Producer.stop()`` waits at most ``pending_timeout_ms`` for queued records; whatever is still
-    waiting for its linger then is dropped, with no exception and no error report. Measured here:
-    pykafka's own defaults (linger_ms=5000, pending_timeout_ms=5000) stored 8772 of 20000 records.
+    waiting for its linger then is dropped, with no exception and no error report. In one run on a
+    2-core machine, pykafka's own defaults (linger_ms=5000, pending_timeout_ms=5000) stored 8772 of
+    20000 records; the count varies with the machine's speed.
     """
     from pykafka import KafkaClient
 

@@ -2,8 +2,10 @@
 
 Kafka 4.0 removed the oldest versions of several protocol requests (KIP-896): among them
 Produce v0-v2, Fetch v0-v3, ListOffsets v0 and OffsetCommit v0-v1. pykafka 2.8.0, frozen in
-2018, only speaks those versions, so a 4.x broker closes its connections. kafka-python and
-confluent-kafka negotiate versions with ApiVersions and keep working.
+2018, knows no newer versions: with its default ``broker_version='0.9.0'`` it uses a built-in
+table, and with ``broker_version >= '0.10.0'`` it does send ApiVersions, but the newest it can
+speak are still Produce v0 and Fetch v2. Either way a 4.x broker closes its connections.
+kafka-python and confluent-kafka negotiate versions with ApiVersions and keep working.
 
 :func:`start_kafka4` starts a 4.x broker on a free port beside the 3.9 one; :func:`matrix`
 runs the same produce and consume with each client against every broker, each attempt in a
@@ -20,20 +22,32 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import admin, broker, protocol
+from . import admin, broker, clients, protocol
+from .clients import CLIENTS
+from .errors import BrokerStartError, WorkbookError
 
 KAFKA4_VERSION = "4.1.1"  # Maven Central serves it; JoinGroup v0-1 (pykafka's) is back since 4.0.1
-CLIENTS = ("kafka-python", "confluent-kafka", "pykafka")
 STEPS = ("produce", "consume")
-# the requests pykafka 2.8.0 sends, with the version it always uses (see its protocol/ modules)
+# the requests pykafka 2.8.0 sends, with the version it uses (the newest its protocol/ modules know; with the
+# default broker_version='0.9.0' it skips ApiVersions and uses its built-in table, cluster.py fetch_api_versions)
 PYKAFKA_REQUESTS = {"Produce": (0, 0), "Fetch": (1, 2), "ListOffsets": (2, 0), "Metadata": (3, 0),
                     "OffsetCommit": (8, 1), "OffsetFetch": (9, 1), "FindCoordinator": (10, 0),
                     "JoinGroup": (11, 0), "Heartbeat": (12, 0), "LeaveGroup": (13, 0), "SyncGroup": (14, 0)}
 
 
 def start_kafka4(version: str = KAFKA4_VERSION, quiet: bool = True) -> broker.Broker:
-    """Start (and wait for) a Kafka ``version`` broker on a free port; stop it with :func:`stop_kafka4`."""
-    return broker.start(port=broker.free_port(), version=version, quiet=quiet, timeout=90)
+    """Start (and wait for) a Kafka ``version`` broker on a free port; stop it with :func:`stop_kafka4`.
+
+    Any failure (no Java, jars not fetched, the broker exiting) is a one-line WorkbookError.
+    """
+    try:
+        return broker.start(port=broker.free_port(), version=version, quiet=quiet, timeout=90)
+    except WorkbookError:
+        raise
+    except Exception as exc:  # anything else from deep inside: still one line, with what to do
+        raise BrokerStartError(f"Kafka {version} did not start: {type(exc).__name__}: {exc}",
+                               f"run `make jars`, then `python -m helpers broker start --version {version}` "
+                               "to see the broker's own log") from None
 
 
 def stop_kafka4(b: broker.Broker) -> None:
@@ -113,7 +127,7 @@ def _run_step(client: str, step: str, bootstrap: str, topic: str, n: int, timeou
         elif client == "confluent-kafka":
             from confluent_kafka import KafkaException, Producer
 
-            p = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": int(timeout * 1000)})
+            p = Producer(clients.ck_conf(bootstrap, {"message.timeout.ms": int(timeout * 1000)}))
             offsets = []
 
             def report(err: Any, msg: Any) -> None:
@@ -136,8 +150,6 @@ def _run_step(client: str, step: str, bootstrap: str, topic: str, n: int, timeou
             raise RuntimeError(f"only {len(offsets)} of {n} delivered")
         return f"{n} delivered"
     # consume: read from the beginning of partition 0
-    from . import clients
-
     if client == "pykafka":
         from pykafka import KafkaClient
         from pykafka.common import OffsetType
@@ -146,13 +158,7 @@ def _run_step(client: str, step: str, bootstrap: str, topic: str, n: int, timeou
         c = kc.topics[topic].get_simple_consumer(auto_offset_reset=OffsetType.EARLIEST, reset_offset_on_start=True,
                                                 consumer_timeout_ms=int(timeout * 1000))
         try:
-            got = []
-            deadline = time.monotonic() + timeout
-            while len(got) < n and time.monotonic() < deadline:
-                m = c.consume(block=True)
-                if m is None:
-                    break
-                got.append(m.value)
+            got = [m.value for m in clients.bounded_poll(lambda: clients.pk_poll_one(c), n, timeout)]
         finally:
             c.stop()
     else:
@@ -178,6 +184,7 @@ def _broker_says(b: broker.Broker | None, since_bytes: int) -> str:
 
 
 def _log_size(b: broker.Broker | None) -> int:
+    """How many bytes the broker's log file holds now (0 without one): where :func:`_broker_says` starts reading."""
     try:
         return Path(b.log_file).stat().st_size if b and b.log_file else 0
     except OSError:
@@ -238,9 +245,10 @@ def matrix(brokers: dict[str, broker.Broker], clients: tuple[str, ...] = CLIENTS
 
 
 def _seed(bootstrap: str, topic: str, n: int) -> None:
+    """Write ``m0`` ... ``m{n-1}`` to partition 0 of ``topic`` with confluent-kafka, for the consume step."""
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": bootstrap, "log_level": 4})  # no info lines on stderr
+    p = Producer(clients.ck_conf(bootstrap))
     for i in range(n):
         p.produce(topic, f"m{i}".encode(), partition=0)
     if p.flush(10):

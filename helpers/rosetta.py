@@ -19,9 +19,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from . import admin, settings
-
-CLIENTS = ("kafka-python", "confluent-kafka", "pykafka")
+from . import admin, clients, settings
+from .clients import CLIENTS
 TIMEOUT = 10.0
 
 
@@ -193,7 +192,7 @@ class Context:
         self.t0_ms = int(time.time() * 1000)
         from confluent_kafka import Producer
 
-        p = Producer({"bootstrap.servers": bootstrap, "log_level": 4})
+        p = Producer(clients.ck_conf(bootstrap))
         for part in (0, 1):
             for i in range(self.MESSAGES):
                 p.produce(self.topic, f"p{part}-{i}".encode(), f"k{i}".encode(), partition=part)
@@ -201,9 +200,11 @@ class Context:
             raise RuntimeError("seeding the Rosetta topic failed")
 
     def group(self) -> str:
+        """A fresh consumer group id, so no check inherits another check's committed offsets."""
         return f"rosetta-{uuid.uuid4().hex[:8]}"
 
     def closing(self, obj: Any, method: str = "close") -> Any:
+        """Register ``obj.method()`` to run after the current check (see :meth:`close_clients`); returns ``obj``."""
         self._closers.append(getattr(obj, method))
         return obj
 
@@ -232,17 +233,13 @@ class Context:
     def ck_producer(self, **kw: Any) -> Any:
         from confluent_kafka import Producer
 
-        conf = {"bootstrap.servers": self.bootstrap, "message.timeout.ms": int(TIMEOUT * 1000), "log_level": 4}
-        conf.update(kw)
-        return Producer(conf)
+        return Producer(clients.ck_conf(self.bootstrap, {"message.timeout.ms": int(TIMEOUT * 1000), **kw}))
 
     def ck_consumer(self, **kw: Any) -> Any:
         from confluent_kafka import Consumer
 
-        conf = {"bootstrap.servers": self.bootstrap, "group.id": self.group(), "enable.auto.commit": False,
-                "auto.offset.reset": "earliest"}
-        conf.update(kw)
-        return self.closing(Consumer(conf))
+        conf = {"group.id": self.group(), "enable.auto.commit": False, "auto.offset.reset": "earliest", **kw}
+        return self.closing(Consumer(clients.ck_conf(self.bootstrap, conf)))
 
     def ck_assigned(self, **kw: Any) -> tuple[Any, Any]:
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
@@ -336,35 +333,15 @@ def _ck_deliver(p: Any, *produce_args: Any, **kw: Any) -> Any:
 
 
 def _ck_poll(c: Any, n: int = 1) -> list[Any]:
-    got: list[Any] = []
-    deadline = time.monotonic() + TIMEOUT
-    while len(got) < n and time.monotonic() < deadline:
-        m = c.poll(0.2)
-        if m is not None and m.error() is None:
-            got.append(m)
-    _expect(len(got) == n, f"confluent-kafka: read {len(got)} of {n} messages")
-    return got
+    return clients.poll_n(lambda: clients.ck_poll_one(c, 0.2), n, TIMEOUT, "confluent-kafka messages")
 
 
 def _kp_poll(c: Any, n: int = 1) -> list[Any]:
-    got: list[Any] = []
-    deadline = time.monotonic() + TIMEOUT
-    while len(got) < n and time.monotonic() < deadline:
-        for records in c.poll(timeout_ms=200, max_records=n - len(got)).values():
-            got.extend(records)
-    _expect(len(got) == n, f"kafka-python: read {len(got)} of {n} messages")
-    return got
+    return clients.poll_n(lambda: clients.kp_poll_one(c, 0.2, n), n, TIMEOUT, "kafka-python records")
 
 
 def _pk_consume(c: Any, n: int = 1) -> list[Any]:
-    got = []
-    deadline = time.monotonic() + TIMEOUT
-    while len(got) < n and time.monotonic() < deadline:
-        m = c.consume(block=True)
-        if m is not None:
-            got.append(m)
-    _expect(len(got) == n, f"pykafka: read {len(got)} of {n} messages")
-    return got
+    return clients.poll_n(lambda: clients.pk_poll_one(c), n, TIMEOUT, "pykafka messages")
 
 
 # ---------------------------------------------------------------- producer methods
@@ -408,10 +385,15 @@ def _(ctx: Context) -> str:
 def _(ctx: Context) -> str:
     from pykafka.partitioners import hashing_partitioner
 
+    topic = ctx.pk_topic()
+    before = {p: o.offset[0] for p, o in topic.latest_available_offsets().items()}
     with ctx.pk_sync(partitioner=hashing_partitioner) as p:
         for _ in range(3):
             p.produce(b"v", partition_key=b"same-key")
-    return "3 keyed messages delivered (hashing_partitioner)"
+    after = {p: o.offset[0] for p, o in topic.latest_available_offsets().items()}
+    grew = {p: after[p] - before[p] for p in after if after[p] != before[p]}
+    _expect(list(grew.values()) == [3], f"one key went to several partitions: {grew}")
+    return f"key -> partition {next(iter(grew))} every time (hashing_partitioner)"
 
 
 @_check("send(ProducerRecord(topic, partition, key, value))", "kafka-python")
@@ -701,7 +683,7 @@ def _(ctx: Context) -> str:
 def _(ctx: Context) -> str:
     from confluent_kafka import Consumer
 
-    c = Consumer({"bootstrap.servers": ctx.bootstrap, "group.id": ctx.group()})
+    c = Consumer(clients.ck_conf(ctx.bootstrap, {"group.id": ctx.group()}))
     c.close()
     try:
         c.poll(0)
@@ -1311,12 +1293,11 @@ def _ck_ignores_max_poll_records(bootstrap: str) -> bool:
     try:
         from confluent_kafka import Producer
 
-        p = Producer({"bootstrap.servers": bootstrap, "log_level": 4})
+        p = Producer(clients.ck_conf(bootstrap))
         for _ in range(6):
             p.produce(topic, b"x")
         p.flush(TIMEOUT)
-        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"mpr-{uuid.uuid4().hex[:6]}",
-                      "max.poll.records": 2})
+        c = Consumer(clients.ck_conf(bootstrap, {"group.id": f"mpr-{uuid.uuid4().hex[:6]}", "max.poll.records": 2}))
         try:
             c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
             got: list[Any] = []
@@ -1407,7 +1388,7 @@ def _produce_with(ctx: Context, client: str, conf: dict[str, Any]) -> str:
         from confluent_kafka import Producer
 
         kw = settings.translate(conf, client, "producer")
-        msg = _ck_deliver(Producer(kw), ctx.topic, value, key)
+        msg = _ck_deliver(Producer(clients.ck_conf(ctx.bootstrap, kw)), ctx.topic, value, key)
         return f"Producer({{{', '.join(kw)}}}) -> offset {msg.offset()}"
     client_kw, prod_kw = settings.pykafka_split(conf, "producer")
     from pykafka import KafkaClient
@@ -1440,7 +1421,7 @@ def _consume_with(ctx: Context, client: str, conf: dict[str, Any], group: bool) 
 
         base.setdefault("group.id", ctx.group())  # librdkafka wants a group.id for any consumer
         kw = settings.translate(base, client, "consumer")
-        c = ctx.closing(Consumer(kw))
+        c = ctx.closing(Consumer(clients.ck_conf(ctx.bootstrap, kw)))
         if group:
             c.subscribe([ctx.topic])
         else:

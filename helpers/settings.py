@@ -15,9 +15,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
+from .clients import CLIENTS
 from .errors import ConfigError
-
-CLIENTS = ("kafka-python", "confluent-kafka", "pykafka")
 Role = Literal["producer", "consumer", "any"]
 
 
@@ -50,10 +49,6 @@ class Setting:
     role: Role
     meaning: str
     spellings: dict[str, Spelling] = field(default_factory=dict)
-
-
-def _int(v: Any) -> int:
-    return int(v)
 
 
 def _bool(v: Any) -> bool:
@@ -93,11 +88,8 @@ def _compression_pk(v: Any) -> int:
     return table[str(v)]
 
 
-def _kp(name: str, convert: Callable[[Any], Any] | None = None, note: str = "") -> Name:
-    return Name(name, convert, note=note)
-
-
-def _ck(name: str, convert: Callable[[Any], Any] | None = None, note: str = "") -> Name:
+def _n(name: str, convert: Callable[[Any], Any] | None = None, note: str = "") -> Name:
+    """kafka-python's or confluent-kafka's spelling (``where`` only matters for pykafka)."""
     return Name(name, convert, note=note)
 
 
@@ -109,101 +101,101 @@ _S = Setting
 SETTINGS: dict[str, Setting] = {s.java: s for s in [
     # ----------------------------------------------------------------- both
     _S("bootstrap.servers", "any", "brokers to ask for the cluster's metadata first", {
-        "kafka-python": _kp("bootstrap_servers"), "confluent-kafka": _ck("bootstrap.servers"),
+        "kafka-python": _n("bootstrap_servers"), "confluent-kafka": _n("bootstrap.servers"),
         "pykafka": _pk("hosts", "client")}),
     _S("client.id", "any", "a name for this client in the broker's logs and quotas", {
-        "kafka-python": _kp("client_id"), "confluent-kafka": _ck("client.id"),
+        "kafka-python": _n("client_id"), "confluent-kafka": _n("client.id"),
         "pykafka": Missing("pykafka sends the fixed client id 'pykafka' in every request",
                            "none supported; tell clients apart by host and port in the broker's request log")}),
     _S("request.timeout.ms", "any", "how long to wait for a broker's answer", {
-        "kafka-python": _kp("request_timeout_ms", _int), "confluent-kafka": _ck("request.timeout.ms", _int),
-        "pykafka": _pk("socket_timeout_ms", "client", _int)}),
+        "kafka-python": _n("request_timeout_ms", int), "confluent-kafka": _n("request.timeout.ms", int),
+        "pykafka": _pk("socket_timeout_ms", "client", int)}),
     # ----------------------------------------------------------------- producer
     _S("acks", "producer", "how many replicas must have a record before it counts as sent", {
-        "kafka-python": _kp("acks", _acks_kp, "kafka-python 3 defaults to 'all' with enable_idempotence=True"),
-        "confluent-kafka": _ck("acks", str), "pykafka": _pk("required_acks", "producer", _acks_pk)}),
+        "kafka-python": _n("acks", _acks_kp, "kafka-python 3 defaults to 'all' with enable_idempotence=True"),
+        "confluent-kafka": _n("acks", str), "pykafka": _pk("required_acks", "producer", _acks_pk)}),
     _S("retries", "producer", "how often a failed send is retried", {
-        "kafka-python": _kp("retries", _int), "confluent-kafka": _ck("retries", _int),
-        "pykafka": _pk("max_retries", "producer", _int)}),
+        "kafka-python": _n("retries", int), "confluent-kafka": _n("retries", int),
+        "pykafka": _pk("max_retries", "producer", int)}),
     _S("linger.ms", "producer", "how long to wait for more records to fill a batch", {
-        "kafka-python": _kp("linger_ms", _int), "confluent-kafka": _ck("linger.ms", _int),
-        "pykafka": _pk("linger_ms", "producer", _int, "pykafka's default is 5000 ms: set it low for interactive use")}),
+        "kafka-python": _n("linger_ms", int), "confluent-kafka": _n("linger.ms", int),
+        "pykafka": _pk("linger_ms", "producer", int, "pykafka's default is 5000 ms: set it low for interactive use")}),
     _S("batch.size", "producer", "the most bytes in one partition's batch", {
-        "kafka-python": _kp("batch_size", _int), "confluent-kafka": _ck("batch.size", _int),
+        "kafka-python": _n("batch_size", int), "confluent-kafka": _n("batch.size", int),
         "pykafka": Missing("pykafka batches by message count, not bytes",
                            "min_queued_messages (count per batch) with max_request_size (bytes per request)")}),
     _S("buffer.memory", "producer", "the most bytes buffered before send() blocks", {
         "kafka-python": Missing("kafka-python 3 removed buffer_memory",
                                 "bound the queue with max_block_ms and flush() regularly"),
-        "confluent-kafka": _ck("queue.buffering.max.kbytes", lambda v: max(1, int(v) // 1024),
+        "confluent-kafka": _n("queue.buffering.max.kbytes", lambda v: max(1, int(v) // 1024),
                                "librdkafka counts kilobytes: the value is divided by 1024"),
         "pykafka": Missing("pykafka bounds its queue by message count, not bytes",
                            "max_queued_messages (count) with block_on_queue_full")}),
     _S("key.serializer", "producer", "turns a key object into bytes", {
-        "kafka-python": _kp("key_serializer"),
+        "kafka-python": _n("key_serializer"),
         "confluent-kafka": Missing("Producer takes bytes/str only; the serializer settings belong to SerializingProducer",
                                    "serialize before produce(), or use confluent_kafka.SerializingProducer"),
         "pykafka": Missing("pykafka has one serializer for value and key together",
                            "serializer=lambda value, key: (value_bytes, key_bytes)")}),
     _S("value.serializer", "producer", "turns a value object into bytes", {
-        "kafka-python": _kp("value_serializer"),
+        "kafka-python": _n("value_serializer"),
         "confluent-kafka": Missing("Producer takes bytes/str only; the serializer settings belong to SerializingProducer",
                                    "serialize before produce(), or use confluent_kafka.SerializingProducer"),
         "pykafka": _pk("serializer", "producer",
                        lambda f: (lambda value, key: (f(value), key)),
                        "wrapped: pykafka's serializer takes and returns (value, key)")}),
     _S("compression.type", "producer", "codec for record batches", {
-        "kafka-python": _kp("compression_type", lambda v: None if str(v) == "none" else str(v)),
-        "confluent-kafka": _ck("compression.type", str),
+        "kafka-python": _n("compression_type", lambda v: None if str(v) == "none" else str(v)),
+        "confluent-kafka": _n("compression.type", str),
         "pykafka": _pk("compression", "producer", _compression_pk)}),
     _S("enable.idempotence", "producer", "producer id + sequence numbers: no duplicates from retries", {
-        "kafka-python": _kp("enable_idempotence", _bool, "default True in kafka-python 3"),
-        "confluent-kafka": _ck("enable.idempotence", _bool),
+        "kafka-python": _n("enable_idempotence", _bool, "default True in kafka-python 3"),
+        "confluent-kafka": _n("enable.idempotence", _bool),
         "pykafka": Missing("pykafka speaks the Produce v0 protocol, which has no producer ids",
                            "deduplicate downstream, or use kafka-python / confluent-kafka")}),
     _S("max.request.size", "producer", "the largest request (and so record) the producer sends", {
-        "kafka-python": _kp("max_request_size", _int), "confluent-kafka": _ck("message.max.bytes", _int),
-        "pykafka": _pk("max_request_size", "producer", _int)}),
+        "kafka-python": _n("max_request_size", int), "confluent-kafka": _n("message.max.bytes", int),
+        "pykafka": _pk("max_request_size", "producer", int)}),
     _S("delivery.timeout.ms", "producer", "give up on a record after this long", {
-        "kafka-python": _kp("delivery_timeout_ms", _int), "confluent-kafka": _ck("message.timeout.ms", _int),
+        "kafka-python": _n("delivery_timeout_ms", int), "confluent-kafka": _n("message.timeout.ms", int),
         "pykafka": Missing("pykafka has no overall delivery deadline",
                            "pending_timeout_ms bounds a sync produce; max_retries bounds the attempts")}),
     # ----------------------------------------------------------------- consumer
     _S("group.id", "consumer", "the consumer group this consumer belongs to", {
-        "kafka-python": _kp("group_id"), "confluent-kafka": _ck("group.id"),
+        "kafka-python": _n("group_id"), "confluent-kafka": _n("group.id"),
         "pykafka": _pk("consumer_group", "consumer", _bytes)}),
     _S("session.timeout.ms", "consumer", "a member silent for longer is removed from the group", {
-        "kafka-python": _kp("session_timeout_ms", _int), "confluent-kafka": _ck("session.timeout.ms", _int),
+        "kafka-python": _n("session_timeout_ms", int), "confluent-kafka": _n("session.timeout.ms", int),
         "pykafka": Missing("pykafka's managed consumer always sends 30000 ms in its JoinGroup",
                            "none supported; keep the broker's group.max.session.timeout.ms >= 30000")}),
     _S("heartbeat.interval.ms", "consumer", "how often a member tells the coordinator it is alive", {
-        "kafka-python": _kp("heartbeat_interval_ms", _int), "confluent-kafka": _ck("heartbeat.interval.ms", _int),
-        "pykafka": _pk("heartbeat_interval_ms", "consumer", _int, "get_balanced_consumer(managed=True) only")}),
+        "kafka-python": _n("heartbeat_interval_ms", int), "confluent-kafka": _n("heartbeat.interval.ms", int),
+        "pykafka": _pk("heartbeat_interval_ms", "consumer", int, "get_balanced_consumer(managed=True) only")}),
     _S("max.poll.records", "consumer", "the most records one poll() returns", {
-        "kafka-python": _kp("max_poll_records", _int),
+        "kafka-python": _n("max_poll_records", int),
         "confluent-kafka": Missing("librdkafka 2.16 accepts the name, but its classic consumer ignores it "
                                    "(consume() returns more records)",
                                    "consumer.consume(num_messages=N, timeout=...)"),
         "pykafka": Missing("pykafka's consume() returns one message at a time",
                            "call consume() N times; queued_max_messages bounds the prefetch")}),
     _S("enable.auto.commit", "consumer", "commit positions in the background", {
-        "kafka-python": _kp("enable_auto_commit", _bool), "confluent-kafka": _ck("enable.auto.commit", _bool),
+        "kafka-python": _n("enable_auto_commit", _bool), "confluent-kafka": _n("enable.auto.commit", _bool),
         "pykafka": _pk("auto_commit_enable", "consumer", _bool)}),
     _S("auto.commit.interval.ms", "consumer", "how often background commits happen", {
-        "kafka-python": _kp("auto_commit_interval_ms", _int), "confluent-kafka": _ck("auto.commit.interval.ms", _int),
-        "pykafka": _pk("auto_commit_interval_ms", "consumer", _int)}),
+        "kafka-python": _n("auto_commit_interval_ms", int), "confluent-kafka": _n("auto.commit.interval.ms", int),
+        "pykafka": _pk("auto_commit_interval_ms", "consumer", int)}),
     _S("auto.offset.reset", "consumer", "where to start when the group has no committed offset", {
-        "kafka-python": _kp("auto_offset_reset", str), "confluent-kafka": _ck("auto.offset.reset", str),
+        "kafka-python": _n("auto_offset_reset", str), "confluent-kafka": _n("auto.offset.reset", str),
         "pykafka": _pk("auto_offset_reset", "consumer", _offset_reset_pk,
                        "OffsetType.EARLIEST/LATEST; add reset_offset_on_start=True to apply it on every start")}),
     _S("key.deserializer", "consumer", "turns key bytes back into an object", {
-        "kafka-python": _kp("key_deserializer"),
+        "kafka-python": _n("key_deserializer"),
         "confluent-kafka": Missing("Consumer returns bytes; deserializer settings belong to DeserializingConsumer",
                                    "decode msg.key() yourself, or use confluent_kafka.DeserializingConsumer"),
         "pykafka": Missing("pykafka has one deserializer for value and key together",
                            "deserializer=lambda value, key: (value_obj, key_obj)")}),
     _S("value.deserializer", "consumer", "turns value bytes back into an object", {
-        "kafka-python": _kp("value_deserializer"),
+        "kafka-python": _n("value_deserializer"),
         "confluent-kafka": Missing("Consumer returns bytes; deserializer settings belong to DeserializingConsumer",
                                    "decode msg.value() yourself, or use confluent_kafka.DeserializingConsumer"),
         "pykafka": _pk("deserializer", "consumer", lambda f: (lambda value, key: (f(value), key)),

@@ -8,13 +8,13 @@ import time
 import pytest
 
 from helpers import admin, clients, exercises_clients
-from helpers.errors import ConfigError
+from helpers.errors import ConfigError, WorkbookError
 
 
 def _fill(bootstrap: str, topic: str, values: list[bytes]) -> None:
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": bootstrap})
+    p = Producer(clients.ck_conf(bootstrap))
     for v in values:
         p.produce(topic, v)
     assert p.flush(10) == 0
@@ -80,6 +80,44 @@ def test_bounded_poll_stops_on_flag() -> None:
     assert clients.bounded_poll(lambda: [1, 2, 3], 5, 5) == [1, 2, 3, 1, 2]
 
 
+def test_ck_conf_keeps_librdkafka_quiet_and_extras_win() -> None:
+    conf = clients.ck_conf("127.0.0.1:1", {"group.id": "g", "log_level": 0})
+    assert conf == {"bootstrap.servers": "127.0.0.1:1", "log_level": 0, "group.id": "g"}
+    assert clients.ck_conf("127.0.0.1:1")["log_level"] == 4
+
+
+@pytest.mark.parametrize("client", clients.CLIENTS)
+def test_one_record_pollers_read_and_poll_n_fails_in_one_line(client: str, bootstrap: str, topic: str) -> None:
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+    from kafka import KafkaConsumer, TopicPartition as KTP
+    from pykafka import KafkaClient
+    from pykafka.common import OffsetType
+
+    _fill(bootstrap, topic, [b"a", b"b"])
+    if client == "kafka-python":
+        c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        c.assign([KTP(topic, 0)])
+        c.seek_to_beginning(KTP(topic, 0))
+        once, close, value = (lambda: clients.kp_poll_one(c, 0.2)), c.close, (lambda r: r.value)
+    elif client == "confluent-kafka":
+        c = Consumer(clients.ck_conf(bootstrap, {"group.id": admin.unique_topic("g")}))
+        c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        once, close, value = (lambda: clients.ck_poll_one(c, 0.2)), c.close, (lambda m: m.value())
+    else:
+        kc = KafkaClient(hosts=bootstrap)
+        c = kc.topics[topic].get_simple_consumer(auto_offset_reset=OffsetType.EARLIEST, reset_offset_on_start=True,
+                                                  consumer_timeout_ms=200)
+        once, close, value = (lambda: clients.pk_poll_one(c)), c.stop, (lambda m: m.value)
+    try:
+        assert [value(m) for m in clients.poll_n(once, 2, 10)] == [b"a", b"b"]
+        t0 = time.monotonic()
+        with pytest.raises(WorkbookError, match=r"read 0 of 1 records within 1 s"):
+            clients.poll_n(once, 1, 1)   # the partition is exhausted: nothing more arrives
+        assert time.monotonic() - t0 < 10
+    finally:
+        close()
+
+
 @pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
 def test_background_consumer_reads_and_stops(client: str, bootstrap: str, topic: str) -> None:
     _fill(bootstrap, topic, [b"x"] * 5)
@@ -129,6 +167,8 @@ def test_pykafka_rdkafka_defaults_really_fail(bootstrap: str, topic: str) -> Non
 
 def test_check_portable_config() -> None:
     assert not exercises_clients.check_portable_config({})
+    wrong = exercises_clients.check_portable_config({"acks": "all", "linger.ms": 20, "compression.type": "gzip"})
+    assert not wrong and wrong.hint == "set 'acks' to 1"   # the same hint on every run (no set ordering)
     assert not exercises_clients.check_portable_config({"acks": 1, "linger.ms": 20, "compression.type": "gzip",
                                                         "enable.idempotence": True})
     assert exercises_clients.check_portable_config({"acks": 1, "linger.ms": 20, "compression.type": "gzip"})

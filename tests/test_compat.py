@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import broker, compat
+from helpers.errors import WorkbookError
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +47,14 @@ def test_protocol_table_shows_removed_versions(bootstrap: str, kafka4: broker.Br
     assert "removed" in df.loc["Produce", "4.x"]
     assert "removed" in df.loc["ListOffsets", "4.x"] and "removed" in df.loc["OffsetCommit", "4.x"]
     assert df.loc["Metadata", "4.x"].endswith("✓")
+
+
+def test_start_kafka4_failure_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # whatever goes wrong deep inside broker.start, the learner sees one WorkbookError line with a fix
+    def boom(**kw):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(broker, "start", boom)
+    with pytest.raises(WorkbookError, match=r"Kafka 4\.1\.1 did not start: OSError: no space left on device -> run `make jars`") as exc:
+        compat.start_kafka4("4.1.1")
+    assert "\n" not in str(exc.value)

@@ -56,6 +56,9 @@ def test_observations_match_the_table(results: list[rosetta.Result]) -> None:
     # a "not available" setting is refused by the translator and confirmed missing in the client
     assert seen[("producer", "buffer.memory", "kafka-python")].startswith("ConfigError")
     assert seen[("consumer", "seek(partition, offset)", "pykafka")].startswith("reset_offsets(2)")
+    # keyed sends: every client's check saw all records of one key land in a single partition
+    for client in rosetta.CLIENTS:
+        assert seen[("producer", "send(ProducerRecord(topic, key, value))", client)].startswith("key -> partition")
 
 
 def test_a_drifted_row_fails(bootstrap: str) -> None:

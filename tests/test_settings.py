@@ -87,3 +87,9 @@ def test_table_has_every_setting() -> None:
     df = settings.table()
     assert set(df.index) == set(settings.SETTINGS)
     assert df.loc["buffer.memory", "kafka-python"].startswith("not available")
+
+
+def test_one_list_of_clients_everywhere() -> None:
+    from helpers import clients, compat, rosetta
+
+    assert settings.CLIENTS is clients.CLIENTS is rosetta.CLIENTS is compat.CLIENTS
