@@ -27,6 +27,13 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
+def first_sentence(text: str, limit: int = 240) -> str:
+    """The paragraph's first sentence, shortened with an ellipsis when it runs past ``limit``."""
+    match = re.search(r"^(.+?[.!?])(\s|$)", text)
+    sentence = match.group(1) if match else text
+    return sentence if len(sentence) <= limit else sentence[:limit].rsplit(" ", 1)[0] + " …"
+
+
 def title_and_summary(nb: dict) -> tuple[str, str]:
     """The first markdown heading and the paragraph after it."""
     for cell in nb["cells"]:
@@ -36,7 +43,7 @@ def title_and_summary(nb: dict) -> tuple[str, str]:
         heading = re.search(r"^#\s+(.+)$", text, re.M)
         if heading:
             rest = text[heading.end():].strip().split("\n\n")[0].replace("\n", " ")
-            return heading.group(1).strip(), rest
+            return heading.group(1).strip(), first_sentence(rest)
     return "(untitled)", ""
 
 
