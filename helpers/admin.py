@@ -1,4 +1,5 @@
-"""Topic administration through confluent-kafka's AdminClient, with short timeouts and clear errors."""
+"""Topic (and consumer group) administration through confluent-kafka's AdminClient, with short timeouts
+and clear errors."""
 from __future__ import annotations
 
 import re
@@ -20,10 +21,14 @@ def admin_client(bootstrap: str):
     """A confluent-kafka AdminClient for ``bootstrap``."""
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "log_level": 4})
+    from .clients import ck_conf
+
+    return AdminClient(ck_conf(bootstrap, {"socket.timeout.ms": 10000}))
 
 
-def _wait(futures: dict, what: str) -> None:
+def wait_for(futures: dict, what: str) -> None:
+    """Resolve the AdminClient ``futures`` (``{name: future}``) within the short timeout; a failure
+    becomes one WorkbookError line naming ``what`` was being done."""
     from confluent_kafka import KafkaException
 
     for name, fut in futures.items():
@@ -35,6 +40,9 @@ def _wait(futures: dict, what: str) -> None:
         except TimeoutError:
             raise BrokerUnreachableError(f"{what} {name!r}: no answer within {_TIMEOUT:.0f} s",
                                          "is the broker running? python -m helpers doctor") from None
+
+
+_wait = wait_for  # the earlier private name
 
 
 def _hint(code: str) -> str:
@@ -89,5 +97,40 @@ def list_topics(bootstrap: str, include_internal: bool = False) -> list[str]:
 
 def partition_count(bootstrap: str, topic: str) -> int:
     """How many partitions ``topic`` has (0 when it does not exist)."""
+    try:
+        return len(partitions(bootstrap, topic))
+    except WorkbookError:
+        return 0
+
+
+def partitions(bootstrap: str, topic: str) -> list[int]:
+    """The partition ids of ``topic``, sorted; a one-line WorkbookError when the topic does not exist."""
     md = admin_client(bootstrap).list_topics(topic, timeout=_TIMEOUT).topics.get(topic)
-    return 0 if md is None or md.error is not None else len(md.partitions)
+    if md is None or md.error is not None:
+        raise WorkbookError(f"topic {topic!r} does not exist", "check the name: helpers.admin.list_topics(bootstrap)")
+    return sorted(md.partitions)
+
+
+def delete_groups(bootstrap: str, *groups: str) -> list[str]:
+    """Delete consumer groups (their committed offsets); returns the ones that existed and are gone.
+
+    A group that does not exist (it never committed) is not an error, so clean-up cells can pass
+    every group they used. A group with running members cannot be deleted: stop its consumers first.
+    """
+    from confluent_kafka import KafkaException
+
+    if not groups:
+        return []
+    deleted = []
+    client = admin_client(bootstrap)  # keep a reference: the futures resolve only while the client lives
+    for name, fut in client.delete_consumer_groups(list(groups), request_timeout=_TIMEOUT).items():
+        try:
+            fut.result(timeout=_TIMEOUT)
+            deleted.append(name)
+        except KafkaException as exc:
+            code = exc.args[0].name()
+            if code == "GROUP_ID_NOT_FOUND":
+                continue
+            fix = "stop (close) its consumers first" if code == "NON_EMPTY_GROUP" else _hint(code)
+            raise WorkbookError(f"deleting group {name!r} failed: {exc.args[0].str()}", fix) from None
+    return deleted

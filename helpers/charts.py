@@ -139,6 +139,20 @@ def window_counts_chart(rows: list[dict], field: str, title: str = "Live page vi
         width=_WIDTH, height=200, title=f"{title} ({int(df['count'].sum()) if len(df) else 0} events so far)")
 
 
+def log_levels_chart(df, title: str = "Log lines per service, by level") -> alt.Chart:
+    """Stacked bars of log lines per service and level (from :func:`helpers.events.level_counts`);
+    ERROR in red, so the service that needs attention stands out."""
+    levels = [c for c in df.columns if c != "total"]
+    long = df[levels].reset_index().melt(id_vars="service", var_name="level", value_name="lines")
+    palette = {"DEBUG": "#c7c7c7", "INFO": "#9ecae1", "WARN": "#fdae6b", "ERROR": "#d62728"}
+    return alt.Chart(long).mark_bar().encode(
+        y=alt.Y("service:N", title=None), x=alt.X("sum(lines):Q", title="log lines"),
+        color=alt.Color("level:N", sort=levels, scale=alt.Scale(domain=levels, range=[palette.get(lv, "#888888")
+                                                                                     for lv in levels])),
+        order=alt.Order("level_order:Q"), tooltip=["service:N", "level:N", "lines:Q"]).transform_calculate(
+        level_order=f"indexof({levels!r}, datum.level)").properties(width=_WIDTH, height=120, title=title)
+
+
 def partition_counts_chart(df, title: str = "Messages per partition") -> alt.Chart:
     """Bars of messages per partition; ``df`` has columns partition, count and (optionally) how."""
     color = alt.Color("how:N", title=None) if "how" in df.columns else alt.value("#4c78a8")

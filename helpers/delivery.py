@@ -5,7 +5,8 @@ worker **in a separate Python process** that reads them, "processes" each one (a
 number to a sink file, or for ``exactly-once`` produces it to an output topic) and commits
 the way the strategy says. After ``crash_after`` messages the process dies with
 ``os._exit(1)``: no ``close()``, no final commit, like ``kill -9`` or a power cut. A second
-worker with the same group then finishes the job. Counting the numbers in the sink shows
+worker process with the same group then finishes the job (also a subprocess, so its client
+logs, such as the restarted transactional producer's warnings, stay out of the notebook). Counting the numbers in the sink shows
 what the crash cost: numbers never processed (lost) and numbers processed twice (duplicates).
 
 Strategies (``batch`` messages per poll round):
@@ -33,35 +34,32 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import admin
+from .clients import bounded_poll, ck_conf, ck_poll_one
 from .errors import WorkbookError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from confluent_kafka import Consumer
 
 STRATEGIES = ("auto", "at-most-once", "at-least-once", "at-least-once-async", "exactly-once")
 
 
-def _consumer(bootstrap: str, topic: str, group: str, strategy: str):
+def _consumer(bootstrap: str, topic: str, group: str, strategy: str) -> "Consumer":
     from confluent_kafka import OFFSET_STORED, Consumer, TopicPartition
 
-    conf = {"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-            "enable.auto.commit": strategy == "auto", "auto.commit.interval.ms": 200,
-            "isolation.level": "read_committed"}
-    c = Consumer(conf)
+    c = Consumer(ck_conf(bootstrap, {"group.id": group, "auto.offset.reset": "earliest",
+                                     "enable.auto.commit": strategy == "auto", "auto.commit.interval.ms": 200,
+                                     "isolation.level": "read_committed"}))
     c.assign([TopicPartition(topic, 0, OFFSET_STORED)])  # start at the group's committed offset
     return c
 
 
-def _batch(consumer, size: int, end: int, timeout: float = 5.0) -> list:
-    """Up to ``size`` messages (fewer at the end of the log), polled one by one so batches are exact."""
-    out: list = []
-    deadline = time.monotonic() + timeout
-    while len(out) < size and time.monotonic() < deadline:
-        msg = consumer.poll(0.2)
-        if msg is not None and msg.error() is None:
-            out.append(msg)
-            if msg.offset() >= end - 1:
-                break
-    return out
+def _batch(consumer: "Consumer", size: int, timeout: float = 5.0) -> list[Any]:
+    """Up to ``size`` messages, polled one by one so batches are exact (the caller caps ``size`` at the log end)."""
+    return bounded_poll(lambda: ck_poll_one(consumer, 0.2), size, timeout)
 
 
 def work(bootstrap: str, topic: str, group: str, strategy: str, sink: str, end: int,
@@ -76,8 +74,8 @@ def work(bootstrap: str, topic: str, group: str, strategy: str, sink: str, end: 
     c = _consumer(bootstrap, topic, group, strategy)
     producer = None
     if strategy == "exactly-once":
-        producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"{group}-processor",
-                             "transaction.timeout.ms": 10000})
+        producer = Producer(ck_conf(bootstrap, {"transactional.id": f"{group}-processor",
+                                                "transaction.timeout.ms": 10000}))
         producer.init_transactions(15)  # fences an earlier incarnation and aborts its open transaction
     done = 0
     deadline = time.monotonic() + timeout
@@ -99,7 +97,7 @@ def work(bootstrap: str, topic: str, group: str, strategy: str, sink: str, end: 
             position = c.position([TopicPartition(topic, 0)])[0].offset
             if position >= end:
                 break
-            msgs = _batch(c, batch, end)
+            msgs = _batch(c, min(batch, end - position))
             if not msgs:
                 continue
             next_offset = [TopicPartition(topic, 0, msgs[-1].offset() + 1)]
@@ -120,10 +118,11 @@ def work(bootstrap: str, topic: str, group: str, strategy: str, sink: str, end: 
     return done
 
 
-def _fill(bootstrap: str, topic: str, n: int) -> None:
+def fill(bootstrap: str, topic: str, n: int) -> None:
+    """Send the numbers ``0`` .. ``n-1`` (as text) to ``topic`` with a plain producer, in order."""
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": bootstrap})
+    p = Producer(ck_conf(bootstrap))
     for i in range(n):
         p.produce(topic, str(i).encode())
     if p.flush(15):
@@ -146,24 +145,35 @@ def simulate(bootstrap: str, strategy: str, n: int = 100, crash_after: int = 25,
     out_topic = admin.create_topic(bootstrap, admin.unique_topic("delivery-out")) if strategy == "exactly-once" else None
     group = admin.unique_topic(f"g-{strategy}")
     sink = Path(tempfile.mkstemp(prefix="sink-", suffix=".txt")[1])
-    try:
-        _fill(bootstrap, src, n)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+
+    def worker(crash: int | None, ms: float) -> subprocess.CompletedProcess:
         args = [sys.executable, "-m", "helpers.delivery", "--bootstrap", bootstrap, "--topic", src, "--group", group,
-                "--strategy", strategy, "--sink", str(sink), "--end", str(n), "--crash-after", str(crash_after),
-                "--batch", str(batch), "--process-ms", str(process_ms)] + (["--out-topic", out_topic] if out_topic else [])
-        root = Path(__file__).resolve().parent.parent
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        try:
-            crashed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+                "--strategy", strategy, "--sink", str(sink), "--end", str(n), "--batch", str(batch),
+                "--process-ms", str(ms), "--timeout", str(timeout)]
+        args += (["--crash-after", str(crash)] if crash is not None else []) + \
+            (["--out-topic", out_topic] if out_topic else [])
+        try:  # output captured: the workers' client logs are not the lesson's business
+            return subprocess.run(args, capture_output=True, text=True, timeout=timeout + 10, env=env)
         except subprocess.TimeoutExpired:
             raise WorkbookError(f"the {strategy} worker did not finish within {timeout:.0f} s",
                                 "is the broker running? python -m helpers doctor") from None
+
+    def last_line(proc: subprocess.CompletedProcess) -> str:
+        return (proc.stderr.strip().splitlines() or ["no output"])[-1]
+
+    try:
+        fill(bootstrap, src, n)
+        crashed = worker(crash_after, process_ms)
         if crashed.returncode != 1:
             raise WorkbookError(f"the {strategy} worker ended with code {crashed.returncode} instead of crashing: "
-                                f"{(crashed.stderr.strip().splitlines() or ['no output'])[-1]}")
+                                f"{last_line(crashed)}")
         at_crash = offsets.committed(bootstrap, group, src).get(0)
-        work(bootstrap, src, group, strategy, str(sink), end=n, batch=batch, process_ms=0, out_topic=out_topic,
-             timeout=timeout)
+        restarted = worker(None, 0)
+        if restarted.returncode != 0:
+            raise WorkbookError(f"the restarted {strategy} worker failed (code {restarted.returncode}): "
+                                f"{last_line(restarted)}", "is the broker running? python -m helpers doctor")
         if out_topic:
             seen = [int(r.value) for r in offsets.read(bootstrap, out_topic, isolation="read_committed", timeout=15)]
             raw = len(offsets.read(bootstrap, out_topic, isolation="read_uncommitted", timeout=15))
@@ -181,9 +191,10 @@ def simulate(bootstrap: str, strategy: str, n: int = 100, crash_after: int = 25,
     finally:
         sink.unlink(missing_ok=True)
         admin.delete_topic(bootstrap, *(t for t in (src, out_topic) if t))
+        admin.delete_groups(bootstrap, group)
 
 
-def compare(bootstrap: str, strategies=STRATEGIES, **kwargs):
+def compare(bootstrap: str, strategies: tuple[str, ...] = STRATEGIES, **kwargs: Any) -> "pd.DataFrame":
     """:func:`simulate` for each strategy, as a DataFrame indexed by strategy."""
     import pandas as pd
 
@@ -202,8 +213,10 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--process-ms", type=float, default=10.0)
     ap.add_argument("--out-topic")
+    ap.add_argument("--timeout", type=float, default=30.0)
     a = ap.parse_args(argv)
-    work(a.bootstrap, a.topic, a.group, a.strategy, a.sink, a.end, a.crash_after, a.batch, a.process_ms, a.out_topic)
+    work(a.bootstrap, a.topic, a.group, a.strategy, a.sink, a.end, a.crash_after, a.batch, a.process_ms, a.out_topic,
+         timeout=a.timeout)
     return 0
 
 

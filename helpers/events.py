@@ -13,12 +13,20 @@ import json
 import random
 import threading
 import time
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+from .clients import ck_conf
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PAGES = ("/", "/talks", "/schedule", "/sponsors", "/tickets")
 HOSTS = ("web-1", "web-2", "db-1")
 SERVICES = ("api", "auth", "billing")
-LEVELS = ("DEBUG", "INFO", "INFO", "INFO", "WARN", "ERROR")
+LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+#: how often each service logs each level (weights in LEVELS order): billing is having a bad day
+LEVEL_WEIGHTS = {"api": (2, 12, 2, 1), "auth": (2, 12, 3, 1), "billing": (2, 9, 3, 5)}
+_DEFAULT_WEIGHTS = (1, 3, 1, 1)
 T0 = 1_496_966_400_000  # 2017-06-09 00:00 UTC, the day of the talk: deterministic event times
 
 
@@ -44,10 +52,11 @@ def metrics(n: int, seed: int = 2017, hosts: Iterable[str] = HOSTS, start_ms: in
 
 
 def log_lines(n: int, seed: int = 2017, services: Iterable[str] = SERVICES, start_ms: int = T0) -> list[dict]:
-    """``n`` log events ``{"service", "level", "msg", "ts"}``."""
+    """``n`` log events ``{"service", "level", "msg", "ts"}``; each service has its own mix of levels."""
     rnd = random.Random(seed)
     services = list(services)
-    return [{"service": (s := rnd.choice(services)), "level": (lv := rnd.choice(LEVELS)),
+    return [{"service": (s := rnd.choice(services)),
+             "level": (lv := rnd.choices(LEVELS, LEVEL_WEIGHTS.get(s, _DEFAULT_WEIGHTS))[0]),
              "msg": f"{s} request {i} {lv.lower()}", "ts": start_ms + i * 100} for i in range(n)]
 
 
@@ -71,7 +80,7 @@ def produce(bootstrap: str, topic: str, events: Iterable[dict], key: str | None 
     """
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "message.timeout.ms": int(timeout * 1000)})
+    p = Producer(ck_conf(bootstrap, {"linger.ms": 5, "message.timeout.ms": int(timeout * 1000)}))
     delivered = 0
 
     def on_delivery(err, msg) -> None:  # noqa: ANN001 - librdkafka's callback signature
@@ -135,16 +144,20 @@ def consume(bootstrap: str, topic: str, group: str | None = None, max_events: in
             seconds: float = 10.0, idle: float | None = None, from_beginning: bool = True) -> Iterator[dict]:
     """Yield decoded events from ``topic`` as they arrive, for at most ``seconds`` (and ``max_events``).
 
-    ``idle`` stops early once nothing arrived for that many seconds. Uses a consumer group
-    (a fresh one unless ``group`` is given) and commits as it goes.
+    ``idle`` stops early once nothing arrived for that many seconds. With a ``group`` it commits as it
+    goes (so the next call with that group continues where this one stopped); without one it reads in
+    a throwaway group that commits nothing, so it leaves nothing behind on the broker.
+
+    A generator, not :func:`helpers.clients.bounded_poll`: callers act on each event as it arrives.
     """
     import uuid
 
     from confluent_kafka import Consumer
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group or f"events-{uuid.uuid4().hex[:8]}",
-                  "auto.offset.reset": "earliest" if from_beginning else "latest",
-                  "session.timeout.ms": 6000, "enable.auto.commit": True, "auto.commit.interval.ms": 500})
+    c = Consumer(ck_conf(bootstrap, {"group.id": group or f"events-{uuid.uuid4().hex[:8]}",
+                                     "auto.offset.reset": "earliest" if from_beginning else "latest",
+                                     "session.timeout.ms": 6000, "enable.auto.commit": group is not None,
+                                     "auto.commit.interval.ms": 500}))
     n = 0
     try:
         c.subscribe([topic])
@@ -189,3 +202,21 @@ def live_aggregate(bootstrap: str, topic: str, field: str, seconds: float = 6.0,
     if on_update is not None:
         on_update(result)
     return result
+
+
+def level_counts(bootstrap: str, topic: str, expected: int, seconds: float = 10.0) -> "pd.DataFrame":
+    """Log aggregation: read ``expected`` log events (:func:`log_lines`) from ``topic`` (bounded by
+    ``seconds``) and count lines per service and level. A DataFrame indexed by service, one column
+    per level (DEBUG, INFO, WARN, ERROR), plus ``total``."""
+    import pandas as pd
+
+    got = list(consume(bootstrap, topic, max_events=expected, seconds=seconds))
+    if len(got) < expected:
+        from .errors import WorkbookError
+
+        raise WorkbookError(f"read {len(got)} of {expected} log lines from {topic!r} within {seconds:g} s",
+                            "were they produced to this topic? events.produce(bootstrap, topic, events.log_lines(n))")
+    df = pd.crosstab(pd.Series([e["service"] for e in got], name="service"),
+                     pd.Series([e["level"] for e in got], name="level")).reindex(columns=list(LEVELS), fill_value=0)
+    df["total"] = df.sum(axis=1)
+    return df

@@ -76,7 +76,8 @@ def check_positions(bootstrap: str, topic: str, positions: dict[str, int]) -> Ch
         if got != want:
             return _fail(ex, f"group {group!r} stands at offset {got}, not {want}",
                          "the committed offset is the NEXT message to read: after reading offsets 0..n-1, commit n")
-    return _ok(ex, ", ".join(f"{g} at {o}" for g, o in positions.items()) + " (independent positions in one log)")
+    return _ok(ex, f"{len(positions)} groups at offsets " + ", ".join(str(o) for o in positions.values())
+               + " (independent positions in one log)")
 
 
 def check_page_counts(bootstrap: str, topic: str, counts: dict[str, int] | None) -> Check:
@@ -167,12 +168,15 @@ def check_replay(bootstrap: str, topic: str, since_ms: int, values: list[str] | 
 # --------------------------------------------------------------------------- lesson 03
 
 
-def check_balanced(assignment: dict[str, list[int]], partitions: int) -> Check:
-    """03.1: every partition owned by exactly one consumer, and no consumer owns 2+ more than another."""
+def check_balanced(assignment: dict[str, list[int]], partitions: int, predicted: list[str] | None = None) -> Check:
+    """03.1: every partition owned by exactly one consumer, no consumer owns 2+ more than another, and
+    ``predicted`` names exactly the consumers that own the most partitions."""
     ex = "03.1 a balanced group"
     owned = [p for ps in assignment.values() for p in ps]
     if not assignment:
         return _fail(ex, "the assignment is empty", "start the consumers and wait_stable() before reading it")
+    if predicted is None:
+        return _fail(ex, "no prediction given", "set predicted to the consumers you expect to own two partitions")
     dup = [p for p, n in Counter(owned).items() if n > 1]
     if dup:
         return _fail(ex, f"partitions {dup} have two owners", "read the assignment after the rebalance finished")
@@ -182,7 +186,13 @@ def check_balanced(assignment: dict[str, list[int]], partitions: int) -> Check:
     sizes = [len(ps) for ps in assignment.values()]
     if max(sizes) - min(sizes) > 1:
         return _fail(ex, f"owned per consumer: {sizes}", "with N partitions and C consumers each should get N/C")
-    return _ok(ex, f"{len(assignment)} consumers own {sizes} partitions")
+    most = sorted(m for m, ps in assignment.items() if len(ps) == max(sizes))
+    if sorted(predicted) != most:
+        return _fail(ex, f"the group is balanced, but {most} own {max(sizes)} partitions, not {sorted(predicted)}",
+                     "the range assignor sorts the members (by member id, which starts with the client id) and "
+                     "gives the first ones the extra partitions")
+    return _ok(ex, f"{len(assignment)} consumers own {sizes} partitions; {', '.join(most)} got the extra ones, "
+               "as predicted")
 
 
 def check_caught_up(bootstrap: str, group: str, topic: str) -> Check:
@@ -199,15 +209,18 @@ def check_caught_up(bootstrap: str, group: str, topic: str) -> Check:
     if behind:
         return _fail(ex, f"still behind: {behind} (partition: messages)",
                      "keep polling until every partition reached its end, then commit; close() the consumer")
-    return _ok(ex, f"{group} has read and committed all {int(df['log end offset'].sum())} messages")
+    return _ok(ex, f"the group has read and committed all {int(df['log end offset'].sum())} messages")
 
 
-def check_exactly_once(bootstrap: str, topic: str, n: int) -> Check:
-    """03.3: a read_committed reader of ``topic`` sees the numbers 0..n-1 each exactly once."""
-    from .offsets import read
+def check_exactly_once(bootstrap: str, source: str, topic: str, group: str, n: int) -> Check:
+    """03.3: the numbers 0..n-1 were copied from ``source`` to ``topic`` in transactions that also
+    committed ``group``'s offsets: a read_committed reader of ``topic`` sees each number exactly once,
+    ``group`` stands at ``n`` on ``source``, and ``topic`` holds transaction markers."""
+    from .offsets import committed, read, watermarks
 
     ex = "03.3 exactly once"
-    seen = Counter(int(r.value) for r in read(bootstrap, topic, isolation="read_committed") if r.value is not None)
+    records = read(bootstrap, topic, isolation="read_committed")
+    seen = Counter(int(r.value) for r in records if r.value is not None)
     lost = [i for i in range(n) if seen[i] == 0]
     dups = {i: c for i, c in seen.items() if c > 1}
     if lost:
@@ -216,4 +229,16 @@ def check_exactly_once(bootstrap: str, topic: str, n: int) -> Check:
     if dups:
         return _fail(ex, f"{len(dups)} numbers twice (first: {sorted(dups)[:5]})",
                      "send the consumer offsets with send_offsets_to_transaction() instead of consumer.commit()")
-    return _ok(ex, f"all {n} numbers exactly once in the output topic")
+    at = committed(bootstrap, group, source)
+    if at != {0: n}:
+        return _fail(ex, f"group {group!r} stands at {at} on the input, not {{0: {n}}}",
+                     "commit the input offsets inside each transaction: producer.send_offsets_to_transaction("
+                     "[TopicPartition(source, 0, last offset + 1)], consumer.consumer_group_metadata())")
+    stored = len(read(bootstrap, topic, isolation="read_uncommitted"))
+    end = sum(high for _, high in watermarks(bootstrap, topic).values())
+    if end <= stored:
+        return _fail(ex, f"the output holds {stored} records and no transaction markers (log end {end})",
+                     "produce with a transactional producer: 'transactional.id', init_transactions(), "
+                     "begin_transaction() ... commit_transaction()")
+    return _ok(ex, f"all {n} numbers exactly once in the output topic, written in transactions "
+               f"that also committed the input offsets (the group stands at {n})")

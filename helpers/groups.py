@@ -19,8 +19,14 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from . import admin
+from .clients import bounded_poll, ck_conf
 from .errors import WorkbookError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -36,7 +42,7 @@ class _Member:
 class GroupRunner:
     """Consumers of ``topic`` in one group, each in its own thread; use as a context manager."""
 
-    def __init__(self, bootstrap: str, topic: str, group: str | None = None, *, session_timeout_ms: int = 3000,
+    def __init__(self, bootstrap: str, topic: str, group: str | None = None, *, session_timeout_ms: int = 10000,
                  max_seconds: float = 60.0, process_ms: float = 0.0, lag_every: float | None = 0.5,
                  assignment: str = "range", client_config: dict | None = None) -> None:
         if session_timeout_ms < 1000:
@@ -59,7 +65,7 @@ class GroupRunner:
         self._lock = threading.Lock()
         self._counter = 0
         self._stop_all = threading.Event()
-        self.partitions = self._partitions()
+        self.partitions = admin.partitions(bootstrap, topic)
         self._sampler = None
         if lag_every:
             self._sampler = threading.Thread(target=self._sample_lag, args=(lag_every,), daemon=True,
@@ -80,15 +86,6 @@ class GroupRunner:
         with self._lock:
             self.events.append({"t": self.now(), "member": member, "event": kind, "partitions": sorted(partitions)})
 
-    def _partitions(self) -> list[int]:
-        from confluent_kafka.admin import AdminClient
-
-        md = AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(self.topic, timeout=10)
-        t = md.topics.get(self.topic)
-        if t is None or t.error is not None:
-            raise WorkbookError(f"topic {self.topic!r} does not exist", "create it first: helpers.admin.create_topic")
-        return sorted(t.partitions)
-
     # ------------------------------------------------------------------ members
     def add(self, name: str | None = None) -> str:
         """Start one more consumer in the group; returns its name (``c1``, ``c2``, ... by default)."""
@@ -107,13 +104,18 @@ class GroupRunner:
         return name
 
     def remove(self, name: str, timeout: float = 15.0) -> None:
-        """Stop one member cleanly: it commits, leaves the group, and the others rebalance at once."""
+        """Stop one member cleanly: it commits, leaves the group, and the others rebalance at once.
+
+        Raises a WorkbookError if its thread has not ended within ``timeout`` s (it is still asked to stop)."""
         member = self.members.get(name)
         if member is None or member.closed:
             raise WorkbookError(f"no running member {name!r}", f"running: {self.running()}")
         self.mark(f"{name} leaves")
         member.stop.set()
         member.thread.join(timeout)
+        if member.thread.is_alive():
+            raise WorkbookError(f"member {name!r} did not stop within {timeout:g} s (its close() is still running)",
+                                "see runner.errors; a slow broker may need remove(name, timeout=30)")
 
     def running(self) -> list[str]:
         """Names of the members whose threads still run."""
@@ -122,11 +124,13 @@ class GroupRunner:
     def _run(self, member: _Member) -> None:
         from confluent_kafka import Consumer
 
-        conf = {"bootstrap.servers": self.bootstrap, "group.id": self.group, "client.id": member.name,
-                "auto.offset.reset": "earliest", "enable.auto.commit": True, "auto.commit.interval.ms": 300,
-                "session.timeout.ms": self.session_timeout_ms,
-                "heartbeat.interval.ms": max(100, self.session_timeout_ms // 4),
-                "partition.assignment.strategy": self.assignment, **self.client_config}
+        # a short heartbeat interval makes members notice a rebalance quickly, whatever the session timeout
+        conf = ck_conf(self.bootstrap, {
+            "group.id": self.group, "client.id": member.name,
+            "auto.offset.reset": "earliest", "enable.auto.commit": True, "auto.commit.interval.ms": 300,
+            "session.timeout.ms": self.session_timeout_ms,
+            "heartbeat.interval.ms": max(100, min(500, self.session_timeout_ms // 3)),
+            "partition.assignment.strategy": self.assignment, **self.client_config})
         try:
             c = Consumer(conf)
         except Exception as exc:  # a bad setting in client_config
@@ -216,7 +220,7 @@ class GroupRunner:
         """Messages each member has processed so far."""
         return {n: sum(m.processed.values()) for n, m in self.members.items()}
 
-    def ownership(self):
+    def ownership(self) -> "pd.DataFrame":
         """A DataFrame of intervals: member, partition, start, end (seconds since start)."""
         import pandas as pd
 
@@ -238,7 +242,7 @@ class GroupRunner:
     def _sample_lag(self, every: float) -> None:
         from confluent_kafka import Consumer, TopicPartition
 
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group, "enable.auto.commit": False})
+        c = Consumer(ck_conf(self.bootstrap, {"group.id": self.group, "enable.auto.commit": False}))
         tps = [TopicPartition(self.topic, p) for p in self.partitions]
         try:
             while not self._stop_all.is_set() and time.monotonic() < self.deadline:
@@ -256,7 +260,7 @@ class GroupRunner:
         finally:
             c.close()
 
-    def lag_frame(self):
+    def lag_frame(self) -> "pd.DataFrame":
         """The sampled lag as a DataFrame: t, partition, lag."""
         import pandas as pd
 
@@ -284,14 +288,10 @@ def read_all_in_group(bootstrap: str, topic: str, group: str, expected: int, tim
     how many it read. Two calls with two groups show that groups read independently."""
     from confluent_kafka import Consumer
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                  "enable.auto.commit": True, "session.timeout.ms": 6000})
-    n = 0
+    c = Consumer(ck_conf(bootstrap, {"group.id": group, "auto.offset.reset": "earliest",
+                                     "enable.auto.commit": True, "session.timeout.ms": 6000}))
     try:
         c.subscribe([topic])
-        deadline = time.monotonic() + timeout
-        while n < expected and time.monotonic() < deadline:
-            n += sum(1 for m in c.consume(500, 0.2) if m.error() is None)
-        return n
+        return len(bounded_poll(lambda: [m for m in c.consume(500, 0.2) if m.error() is None], expected, timeout))
     finally:
-        c.close()
+        c.close()  # commits what was read (auto commit) and leaves the group

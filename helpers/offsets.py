@@ -9,9 +9,15 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Any, Union
 
+from . import admin
+from .clients import bounded_poll, ck_conf, ck_poll_one
 from .errors import WorkbookError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from confluent_kafka import Consumer
 
 Start = Union[str, int, dict]
 
@@ -27,19 +33,12 @@ class Record:
     timestamp: int  # milliseconds since the epoch
 
 
-def _consumer(bootstrap: str, group: str | None = None, **extra: object):
+def _consumer(bootstrap: str, group: str | None = None, **extra: Any) -> "Consumer":
+    """A confluent Consumer that never commits on its own (a throwaway group unless ``group`` is given)."""
     from confluent_kafka import Consumer
 
-    conf = {"bootstrap.servers": bootstrap, "group.id": group or f"reader-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False, "socket.timeout.ms": 10000, **extra}
-    return Consumer(conf)
-
-
-def _partitions(consumer, topic: str) -> list[int]:
-    md = consumer.list_topics(topic, timeout=10).topics.get(topic)
-    if md is None or md.error is not None:
-        raise WorkbookError(f"topic {topic!r} does not exist", "check the name: helpers.admin.list_topics(bootstrap)")
-    return sorted(md.partitions)
+    return Consumer(ck_conf(bootstrap, {"group.id": group or f"reader-{uuid.uuid4().hex[:8]}",
+                                        "enable.auto.commit": False, "socket.timeout.ms": 10000, **extra}))
 
 
 def watermarks(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
@@ -48,7 +47,7 @@ def watermarks(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
     try:
         from confluent_kafka import TopicPartition
 
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in _partitions(c, topic)}
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in admin.partitions(bootstrap, topic)}
     finally:
         c.close()
 
@@ -68,7 +67,7 @@ def read(bootstrap: str, topic: str, start: Start = "earliest", partition: int |
 
     c = _consumer(bootstrap, **{"isolation.level": isolation})
     try:
-        parts = [partition] if partition is not None else _partitions(c, topic)
+        parts = [partition] if partition is not None else admin.partitions(bootstrap, topic)
         marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts}
         ends = {p: high for p, (_, high) in marks.items()}
         if isinstance(start, dict) and "timestamp" in start:
@@ -116,7 +115,7 @@ def committed(bootstrap: str, group: str, topic: str) -> dict[int, int | None]:
 
     c = _consumer(bootstrap, group)
     try:
-        tps = c.committed([TopicPartition(topic, p) for p in _partitions(c, topic)], timeout=10)
+        tps = c.committed([TopicPartition(topic, p) for p in admin.partitions(bootstrap, topic)], timeout=10)
         return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in tps}
     finally:
         c.close()
@@ -136,7 +135,7 @@ def commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> N
         c.close()
 
 
-def lag(bootstrap: str, group: str, topic: str):
+def lag(bootstrap: str, group: str, topic: str) -> "pd.DataFrame":
     """A DataFrame per partition: log end offset, the group's committed offset, and the lag between them."""
     import pandas as pd
 
@@ -166,9 +165,9 @@ def new_group_reads(bootstrap: str, topic: str, reset: str, then_send: list[str]
         parts = json.loads(text).get("topics", {}).get(topic, {}).get("partitions", {})
         fetching.update(int(p) for p, st in parts.items() if int(p) >= 0 and st.get("fetch_state") == "active")
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reset-{uuid.uuid4().hex[:8]}",
-                  "auto.offset.reset": reset, "enable.auto.commit": False,
-                  "statistics.interval.ms": 100, "stats_cb": on_stats})
+    c = Consumer(ck_conf(bootstrap, {"group.id": f"reset-{uuid.uuid4().hex[:8]}",
+                                     "auto.offset.reset": reset, "enable.auto.commit": False,
+                                     "statistics.interval.ms": 100, "stats_cb": on_stats}))
     try:
         c.subscribe([topic], on_assign=lambda _c, ps: assigned.extend(ps))
         got: list[str] = []
@@ -179,7 +178,7 @@ def new_group_reads(bootstrap: str, topic: str, reset: str, then_send: list[str]
         # partition is being fetched, else "latest" could be resolved after our messages arrive
         while time.monotonic() < deadline and not {tp.partition for tp in assigned} <= fetching:
             got += [_decode(m.value()) for m in c.consume(100, 0.1) if m.error() is None]
-        p = Producer({"bootstrap.servers": bootstrap})
+        p = Producer(ck_conf(bootstrap))
         for v in then_send:
             p.produce(topic, v.encode())
         p.flush(10)
@@ -199,22 +198,13 @@ def consume_n(bootstrap: str, topic: str, group: str, n: int, timeout: float = 1
     beginning), commit the position after the last one, and close. Returns what was read."""
     from confluent_kafka import Consumer
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                  "enable.auto.commit": False, "session.timeout.ms": 6000})
-    out: list[Record] = []
+    c = Consumer(ck_conf(bootstrap, {"group.id": group, "auto.offset.reset": "earliest",
+                                     "enable.auto.commit": False, "session.timeout.ms": 6000}))
     try:
         c.subscribe([topic])
-        deadline = time.monotonic() + timeout
-        last = None
-        while len(out) < n and time.monotonic() < deadline:
-            msg = c.poll(0.2)
-            if msg is None or msg.error() is not None:
-                continue
-            last = msg
-            out.append(Record(msg.partition(), msg.offset(), _decode(msg.key()), _decode(msg.value()),
-                              msg.timestamp()[1]))
-        if last is not None:
-            c.commit(message=last, asynchronous=False)  # commits last.offset() + 1: the next one to read
-        return out
+        msgs = bounded_poll(lambda: ck_poll_one(c, 0.2), n, timeout)
+        if msgs:
+            c.commit(message=msgs[-1], asynchronous=False)  # commits its offset + 1: the next one to read
+        return [Record(m.partition(), m.offset(), _decode(m.key()), _decode(m.value()), m.timestamp()[1]) for m in msgs]
     finally:
         c.close()

@@ -16,8 +16,15 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import TYPE_CHECKING
 
+from . import admin
+from .clients import ck_conf
+from .errors import WorkbookError
 from .events import decode, encode
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _count(state: dict[str, int], event: dict) -> None:
@@ -25,12 +32,25 @@ def _count(state: dict[str, int], event: dict) -> None:
 
 
 def run(bootstrap: str, topic: str, events: list[dict], rate: float = 20.0, batch_every: float = 1.0,
-        timeout: float = 20.0):
+        timeout: float = 20.0) -> "pd.DataFrame":
     """Run the three paradigms over ``events`` (each needs a ``page``); returns a DataFrame with one
     row per event and paradigm: ``event``, ``paradigm``, ``happened_s``, ``result_s``, ``delay_s``.
-    Also checks that all three end with the same page counts (raises AssertionError if not)."""
+
+    ``topic`` must have one partition (batch and stream read partition 0, in order). Raises a
+    WorkbookError if not, or if the three do not end with the same page counts (some results
+    did not arrive within ``timeout``).
+
+    The request/response delay is about zero by construction: the "service" is a function call in
+    this process, so the caller has its answer as soon as the event happens (a real service adds a
+    network round trip, still per caller).
+    """
     import pandas as pd
     from confluent_kafka import Consumer, Producer, TopicPartition
+
+    parts = admin.partitions(bootstrap, topic)
+    if parts != [0]:
+        raise WorkbookError(f"paradigms.run reads one partition, and {topic!r} has {len(parts)}",
+                            "create the topic with partitions=1 (admin.create_topic(bootstrap, name))")
 
     n = len(events)
     happened: dict[int, float] = {}
@@ -43,8 +63,8 @@ def run(bootstrap: str, topic: str, events: list[dict], rate: float = 20.0, batc
         return time.monotonic() - t0
 
     def stream() -> None:  # a consumer that updates its answer per event
-        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"stream-{uuid.uuid4().hex[:6]}",
-                      "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+        c = Consumer(ck_conf(bootstrap, {"group.id": f"stream-{uuid.uuid4().hex[:6]}",
+                                         "enable.auto.commit": False, "fetch.wait.max.ms": 10}))
         c.assign([TopicPartition(topic, 0, 0)])
         try:
             while len(results["stream"]) < n and not stop.is_set():
@@ -57,8 +77,7 @@ def run(bootstrap: str, topic: str, events: list[dict], rate: float = 20.0, batc
             c.close()
 
     def batch() -> None:  # a job that wakes up every `batch_every` s and takes what has piled up
-        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"batch-{uuid.uuid4().hex[:6]}",
-                      "enable.auto.commit": False})
+        c = Consumer(ck_conf(bootstrap, {"group.id": f"batch-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False}))
         tp = TopicPartition(topic, 0)
         done = 0
         try:
@@ -84,7 +103,7 @@ def run(bootstrap: str, topic: str, events: list[dict], rate: float = 20.0, batc
     threads = [threading.Thread(target=f, daemon=True) for f in (stream, batch)]
     for t in threads:
         t.start()
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    p = Producer(ck_conf(bootstrap, {"linger.ms": 0}))
     for i, ev in enumerate(events):
         time.sleep(max(0.0, i / rate - now()))
         happened[i] = now()
@@ -99,7 +118,10 @@ def run(bootstrap: str, topic: str, events: list[dict], rate: float = 20.0, batc
     stop.set()
     for t in threads:
         t.join(10)
-    assert finals["stream"] == finals["batch"] == finals["request/response"], "the paradigms disagree"
+    if not finals["stream"] == finals["batch"] == finals["request/response"]:
+        got = {name: len(r) for name, r in results.items()}
+        raise WorkbookError(f"the paradigms disagree after {timeout:g} s: results per paradigm {got} of {n}",
+                            "a busy machine may need a longer timeout=; is the broker running? python -m helpers doctor")
     rows = [{"event": i, "paradigm": name, "happened_s": happened[i], "result_s": r[i], "delay_s": r[i] - happened[i]}
             for name, r in results.items() for i in sorted(r)]
     return pd.DataFrame(rows)

@@ -13,9 +13,13 @@ The functions here compute placements offline; :func:`observe` checks them on a 
 """
 from __future__ import annotations
 
-import time
 import zlib
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .clients import bounded_poll, ck_conf
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: What each client does with a message key by default.
 DEFAULTS = {
@@ -80,7 +84,7 @@ def partition_for(client: str, key: str | bytes, partitions: int) -> int | None:
     raise ValueError(f"unknown client {client!r}")
 
 
-def table(keys: Iterable[str], partitions: int):
+def table(keys: Iterable[str], partitions: int) -> "pd.DataFrame":
     """A DataFrame: for each key, the partition each client's default partitioner picks."""
     import pandas as pd
 
@@ -127,10 +131,10 @@ def produce_keys(bootstrap: str, topic: str, keys: list[str], client: str, timeo
     elif client.startswith("confluent-kafka"):
         from confluent_kafka import Producer
 
-        conf = {"bootstrap.servers": bootstrap, "message.timeout.ms": int(timeout * 1000)}
+        conf = {"message.timeout.ms": int(timeout * 1000)}
         if client.endswith("murmur2_random"):
             conf["partitioner"] = "murmur2_random"
-        p = Producer(conf)
+        p = Producer(ck_conf(bootstrap, conf))
         for k in keys:
             p.produce(topic, value=value, key=k.encode())
         if p.flush(timeout):
@@ -156,28 +160,25 @@ def produce_keys(bootstrap: str, topic: str, keys: list[str], client: str, timeo
         raise ValueError(f"unknown client {client!r}; use one of {PRODUCERS + ('java',)}")
 
 
-def observe(bootstrap: str, topic: str, expected: int, timeout: float = 20.0):
+def observe(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> "pd.DataFrame":
     """Read ``topic`` from the beginning and return a DataFrame: key, client (the value), partition."""
     import pandas as pd
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "observe", "enable.auto.commit": False})
+    from . import admin
+
+    c = Consumer(ck_conf(bootstrap, {"group.id": "observe", "enable.auto.commit": False}))  # never commits
     try:
-        md = c.list_topics(topic, timeout=10).topics[topic]
-        c.assign([TopicPartition(topic, p, 0) for p in md.partitions])
-        rows = []
-        deadline = time.monotonic() + timeout
-        while len(rows) < expected and time.monotonic() < deadline:
-            for msg in c.consume(500, 0.5):
-                if msg.error() is None:
-                    rows.append({"key": msg.key().decode(), "client": msg.value().decode(), "partition": msg.partition()})
+        c.assign([TopicPartition(topic, p, 0) for p in admin.partitions(bootstrap, topic)])
+        msgs = bounded_poll(lambda: [m for m in c.consume(500, 0.5) if m.error() is None], expected, timeout)
     finally:
         c.close()
+    rows = [{"key": m.key().decode(), "client": m.value().decode(), "partition": m.partition()} for m in msgs]
     return pd.DataFrame(rows, columns=["key", "client", "partition"])
 
 
 def placements(bootstrap: str, topic: str, keys: list[str], clients: Iterable[str] = PRODUCERS,
-               repeat: int = 2, timeout: float = 30.0):
+               repeat: int = 2, timeout: float = 30.0) -> "pd.DataFrame":
     """Produce every key ``repeat`` times with every client into ``topic``; return key x client -> partition.
 
     A cell holds the partition number, or ``"p0/p2"``-style text when one client spread the
@@ -192,7 +193,7 @@ def placements(bootstrap: str, topic: str, keys: list[str], clients: Iterable[st
     return out.reindex(index=keys, columns=clients)
 
 
-def ordering_report(records) -> dict[str, bool]:
+def ordering_report(records: Iterable[Any]) -> dict[str, bool]:
     """Given records whose JSON values carry ``seq`` (global send order) and ``user``/``n`` (that user's
     count), read back partition after partition (as one consumer might): is every user's order kept,
     and is the global order kept?"""
@@ -236,7 +237,7 @@ def send_sequenced(bootstrap: str, topic: str, n: int = 400, users: int = 5, key
     else:
         from confluent_kafka import Producer
 
-        p = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": int(timeout * 1000)})
+        p = Producer(ck_conf(bootstrap, {"message.timeout.ms": int(timeout * 1000)}))
         for k, v in msgs:
             p.produce(topic, value=v, key=k)
             p.poll(0)
@@ -245,7 +246,7 @@ def send_sequenced(bootstrap: str, topic: str, n: int = 400, users: int = 5, key
     return n
 
 
-def partition_counts(records, how: str):
+def partition_counts(records: Iterable[Any], how: str) -> "pd.DataFrame":
     """Messages per partition of ``records`` as a DataFrame (partition, count, how)."""
     import pandas as pd
 

@@ -8,16 +8,17 @@ made fast enough to watch: ``delete`` (retention) and ``compact`` (the last valu
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Iterable
 
-from .admin import _wait
+from . import admin
+from .admin import admin_client
+from .clients import ck_conf
 from .errors import WorkbookError
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def admin_client(bootstrap: str):
-    """An AdminClient that logs only warnings and errors (not librdkafka's info chatter)."""
-    from confluent_kafka.admin import AdminClient
-
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "log_level": 4})
+    from .offsets import Record
 
 #: Topic settings that make the log cleaner act within seconds on the embedded broker
 #: (it checks every log.cleaner.backoff.ms=1000 ms). Never use them in production.
@@ -31,19 +32,18 @@ FAST_COMPACTION = {
 FAST_RETENTION = {
     "cleanup.policy": "delete",
     "retention.ms": "1000",  # records older than 1 s may be deleted...
-    "segment.ms": "100",  # ...a whole segment at a time; the broker checks every 5 s here
+    "segment.ms": "100",  # ...a whole segment at a time; the embedded broker checks every 5 s
 }
 
 
-def describe(bootstrap: str, topic: str):
+def describe(bootstrap: str, topic: str) -> "pd.DataFrame":
     """One row per partition: leader, replicas, in-sync replicas (a DataFrame)."""
     import pandas as pd
 
-    md = admin_client(bootstrap).list_topics(topic, timeout=10).topics.get(topic)
-    if md is None or md.error is not None:
-        raise WorkbookError(f"topic {topic!r} does not exist", "check the name: helpers.admin.list_topics(bootstrap)")
-    rows = [{"partition": p.id, "leader": p.leader, "replicas": list(p.replicas), "isr": list(p.isrs)}
-            for p in sorted(md.partitions.values(), key=lambda p: p.id)]
+    ids = admin.partitions(bootstrap, topic)  # a WorkbookError if the topic does not exist
+    parts = admin_client(bootstrap).list_topics(topic, timeout=10).topics[topic].partitions
+    rows = [{"partition": p, "leader": parts[p].leader, "replicas": list(parts[p].replicas), "isr": list(parts[p].isrs)}
+            for p in ids]
     return pd.DataFrame(rows).set_index("partition")
 
 
@@ -67,7 +67,7 @@ def set_config(bootstrap: str, topic: str, changes: dict[str, str | None]) -> di
                for k, v in changes.items()]
     res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
     client = admin_client(bootstrap)
-    _wait({topic: f for f in client.incremental_alter_configs([res]).values()}, "changing the config of topic")
+    admin.wait_for({topic: f for f in client.incremental_alter_configs([res]).values()}, "changing the config of topic")
     return configs(bootstrap, topic)
 
 
@@ -75,19 +75,14 @@ def add_partitions(bootstrap: str, topic: str, total: int) -> int:
     """Grow ``topic`` to ``total`` partitions (Kafka can add partitions, never remove them)."""
     from confluent_kafka.admin import NewPartitions
 
-    client = admin_client(bootstrap)
-    md = client.list_topics(topic, timeout=10).topics.get(topic)
-    if md is None or md.error is not None:
-        raise WorkbookError(f"topic {topic!r} does not exist", "check the name: helpers.admin.list_topics(bootstrap)")
-    if total <= len(md.partitions):
-        raise WorkbookError(f"{topic!r} has {len(md.partitions)} partitions; Kafka can only add partitions, "
+    now = len(admin.partitions(bootstrap, topic))  # a WorkbookError if the topic does not exist
+    if total <= now:
+        raise WorkbookError(f"{topic!r} has {now} partitions; Kafka can only add partitions, "
                             f"so {total} is not possible", "create a new topic to have fewer partitions")
-    _wait(client.create_partitions([NewPartitions(topic, total)]), "adding partitions to")
+    client = admin_client(bootstrap)  # keep a reference until the futures are resolved
+    admin.wait_for(client.create_partitions([NewPartitions(topic, total)]), "adding partitions to")
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        md = client.list_topics(topic, timeout=10).topics[topic]
-        if len(md.partitions) == total:
-            break
+    while admin.partition_count(bootstrap, topic) != total and time.monotonic() < deadline:
         time.sleep(0.1)
     return total
 
@@ -98,7 +93,7 @@ def send(bootstrap: str, topic: str, pairs: list[tuple[str | None, str | None]],
     record timestamps (ms); returns how many were sent."""
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    p = Producer(ck_conf(bootstrap, {"linger.ms": 0}))
     for i, (k, v) in enumerate(pairs):
         extra = {"timestamp": timestamps[i]} if timestamps else {}
         p.produce(topic, key=None if k is None else k.encode(), value=None if v is None else v.encode(), **extra)
@@ -107,7 +102,7 @@ def send(bootstrap: str, topic: str, pairs: list[tuple[str | None, str | None]],
     return len(pairs)
 
 
-def latest_by_key(records) -> dict[str, str | None]:
+def latest_by_key(records: Iterable["Record"]) -> dict[str, str | None]:
     """What a compacted topic promises to keep: the last value of every key."""
     out: dict[str, str | None] = {}
     for r in records:
@@ -116,7 +111,7 @@ def latest_by_key(records) -> dict[str, str | None]:
 
 
 def wait_for_compaction(bootstrap: str, topic: str, keys: int, timeout: float = 30.0,
-                        nudge: str = "_roll") -> tuple[list, float]:
+                        nudge: str = "_roll") -> tuple[list["Record"], float]:
     """Wait (bounded) until the cleaner has compacted ``topic`` down to about one record per key.
 
     The newest (active) segment is never cleaned, so every 0.5 s a record with key ``nudge`` is
@@ -137,13 +132,31 @@ def wait_for_compaction(bootstrap: str, topic: str, keys: int, timeout: float = 
                         "may need a longer timeout")
 
 
+def broker_setting(bootstrap: str, name: str) -> str | None:
+    """The value of one broker setting (of the first broker in the metadata), or None if it has none."""
+    from confluent_kafka.admin import ConfigResource
+
+    client = admin_client(bootstrap)
+    broker = min(client.list_topics(timeout=10).brokers)
+    res = ConfigResource(ConfigResource.Type.BROKER, str(broker))
+    entry = client.describe_configs([res])[res].result(timeout=15).get(name)
+    return None if entry is None else entry.value
+
+
 def wait_for_retention(bootstrap: str, topic: str, timeout: float = 30.0) -> tuple[int, int, float]:
     """Wait (bounded) until retention deleted old records: the log start offset moves past 0.
 
-    Returns ``(log start offset, log end offset, seconds waited)``.
+    Returns ``(log start offset, log end offset, seconds waited)``. The broker looks for expired
+    segments every ``log.retention.check.interval.ms`` (5 s on the embedded broker, 5 minutes by
+    default): if that is longer than ``timeout``, this says so at once instead of waiting in vain.
     """
     from .offsets import watermarks
 
+    interval = int(broker_setting(bootstrap, "log.retention.check.interval.ms") or 0) / 1000
+    if interval > timeout:
+        raise WorkbookError(f"this broker checks retention only every {interval:g} s "
+                            f"(log.retention.check.interval.ms), longer than timeout={timeout:g} s",
+                            "the embedded broker checks every 5 s; here pass a longer timeout or skip the demo")
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         low, high = watermarks(bootstrap, topic)[0]
@@ -151,13 +164,15 @@ def wait_for_retention(bootstrap: str, topic: str, timeout: float = 30.0) -> tup
             return low, high, round(time.monotonic() - start, 1)
         time.sleep(0.5)
     raise WorkbookError(f"retention did not delete anything from {topic!r} within {timeout:.0f} s",
-                        "is retention.ms small and segment.ms small? the broker checks every 5 s")
+                        f"is retention.ms small and segment.ms small? this broker checks every {interval:g} s")
 
 
-def glossary(bootstrap: str, topic: str, record, group: str):
-    """The talk's terms (slide 23), each tied to what this broker and ``record`` show right now."""
+def glossary(bootstrap: str, topic: str, record: "Record", group: str | None = None) -> "pd.DataFrame":
+    """The talk's terms (slide 23), each tied to what this broker and ``record`` show right now.
+    ``group`` names a consumer group to point at, if the lesson has one yet."""
     import pandas as pd
 
+    admin.partitions(bootstrap, topic)  # a WorkbookError if the topic does not exist
     md = admin_client(bootstrap).list_topics(topic, timeout=10)
     broker = next(iter(md.brokers.values()))
     part = md.topics[topic].partitions[record.partition]
@@ -172,7 +187,7 @@ def glossary(bootstrap: str, topic: str, record, group: str):
         ("producer", "a client that appends records", "the confluent-kafka Producer in the cell above"),
         ("consumer", "a client that reads records from positions it chooses", "offsets.read(...) in the cell above"),
         ("consumer group", "consumers sharing the work; the group's positions are stored in Kafka",
-         f"group {group!r} (lesson 03)"),
+         f"group {group!r}" if group else "none yet: lesson 03 runs groups"),
         ("replica", "a copy of a partition on a broker; one is the leader",
          f"partition {record.partition}: leader node {part.leader}, replicas {list(part.replicas)}, "
          f"in sync {list(part.isrs)}"),

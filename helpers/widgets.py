@@ -61,10 +61,19 @@ def key_explorer(bootstrap: str | None = None, topic: str | None = None, partiti
             from .admin import partition_count
             from .offsets import read
 
-            for client in ("kafka-python", "confluent-kafka"):
-                partitioning.produce_keys(bootstrap, topic, [key.value], client)
-            seen = sorted({(r.value, r.partition) for r in read(bootstrap, topic) if r.key == key.value})
-            print(f"{topic} has {partition_count(bootstrap, topic)} partitions; the broker stored {key.value!r} in:")
+            count = partition_count(bootstrap, topic)
+            if count == 0:  # e.g. the lesson's clean-up cell has run; kafka-python would block a minute
+                print(f"topic {topic!r} no longer exists (the clean-up cell deletes it): "
+                      "re-run the cell that creates it, then press the button again")
+                return
+            try:
+                for client in ("kafka-python", "confluent-kafka"):
+                    partitioning.produce_keys(bootstrap, topic, [key.value], client)
+                seen = sorted({(r.value, r.partition) for r in read(bootstrap, topic) if r.key == key.value})
+            except Exception as exc:  # one line in the widget, never a traceback from a button
+                print(f"sending failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                return
+            print(f"{topic} has {count} partitions; the broker stored {key.value!r} in:")
             for client, p in seen:
                 print(f"  sent by {client}: partition {p}")
 
@@ -75,13 +84,15 @@ def key_explorer(bootstrap: str | None = None, topic: str | None = None, partiti
     return W.VBox([W.HBox([key, n]), result, send, out])
 
 
-def group_size_explorer(bootstrap: str, topic: str, seconds: float = 4.0) -> W.Widget:
-    """Pick a number of consumers, press run: a real group of that size reads ``topic`` for ``seconds``
-    and the chart shows who got which partitions (more consumers than partitions leaves some idle)."""
+def group_size_explorer(bootstrap: str, topic: str) -> W.Widget:
+    """Pick a number of consumers, press the button: a real group of that size joins ``topic``, and once
+    it is stable the chart shows who got which partitions (more consumers than partitions leaves some
+    idle). The group then leaves, and its committed offsets are deleted."""
+    from .admin import delete_groups
     from .groups import GroupRunner
 
     n = W.IntSlider(value=3, min=1, max=8, description="consumers")
-    run = W.Button(description=f"run the group for {seconds:.0f} s")
+    run = W.Button(description="start a group this size")
     out = W.Output()
 
     def on_run(_: object) -> None:
@@ -89,15 +100,18 @@ def group_size_explorer(bootstrap: str, topic: str, seconds: float = 4.0) -> W.W
         with out:
             clear_output(wait=True)
             try:
-                with GroupRunner(bootstrap, topic, max_seconds=seconds + 20, lag_every=None) as runner:
+                with GroupRunner(bootstrap, topic, max_seconds=30, lag_every=None) as runner:
                     for _ in range(n.value):
                         runner.add()
                     runner.wait_stable(timeout=15)
-                    idle = [m for m, ps in runner.assignment_now().items() if not ps]
-                    display(charts.assignment_chart(runner.assignment_now(),
-                                                    f"{n.value} consumers, {len(runner.partitions)} partitions"))
-                    if idle:
-                        print(f"idle (no partition to read): {', '.join(idle)}")
+                    owned = runner.assignment_now()
+                idle = [m for m, ps in owned.items() if not ps]
+                display(charts.assignment_chart(owned, f"{n.value} consumers, {len(runner.partitions)} partitions"))
+                if idle:
+                    print(f"idle (no partition to read): {', '.join(idle)}")
+                delete_groups(bootstrap, runner.group)
+            except Exception as exc:  # e.g. the topic was deleted by the clean-up cell: one line, no traceback
+                print(f"{type(exc).__name__}: {exc}")
             finally:
                 run.disabled = False
 

@@ -22,12 +22,14 @@ def test_check_connections():
 
 
 def test_check_positions(bootstrap, topic):
+    g = admin.unique_topic("t-ex-a")
     topics.send(bootstrap, topic, [("k", str(i)) for i in range(6)])
-    _fails(ex.check_positions(bootstrap, topic, {"t-ex-a": 4}), "committed nothing")
-    offsets.consume_n(bootstrap, topic, "t-ex-a", 3)
-    _fails(ex.check_positions(bootstrap, topic, {"t-ex-a": 4}), "stands at offset 3")
-    offsets.consume_n(bootstrap, topic, "t-ex-a", 1)
-    assert ex.check_positions(bootstrap, topic, {"t-ex-a": 4})
+    _fails(ex.check_positions(bootstrap, topic, {g: 4}), "committed nothing")
+    offsets.consume_n(bootstrap, topic, g, 3)
+    _fails(ex.check_positions(bootstrap, topic, {g: 4}), "stands at offset 3")
+    offsets.consume_n(bootstrap, topic, g, 1)
+    assert ex.check_positions(bootstrap, topic, {g: 4})
+    admin.delete_groups(bootstrap, g)
 
 
 def test_check_page_counts(bootstrap, topic):
@@ -97,30 +99,54 @@ def test_check_replay(bootstrap, topic):
 
 
 def test_check_balanced():
-    assert ex.check_balanced({"a": [0, 1], "b": [2, 3], "c": [4], "d": [5]}, 6)
-    _fails(ex.check_balanced({}, 6))
-    _fails(ex.check_balanced({"a": [0, 1, 2], "b": [2, 3, 4, 5]}, 6), "two owners")
-    _fails(ex.check_balanced({"a": [0, 1], "b": [2, 3]}, 6), "no owner")
-    _fails(ex.check_balanced({"a": [0, 1, 2, 3, 4], "b": [5]}, 6), "[5, 1]")
+    good = {"a": [0, 1], "b": [2, 3], "c": [4], "d": [5]}
+    assert ex.check_balanced(good, 6, predicted=["b", "a"])
+    _fails(ex.check_balanced(good, 6), "no prediction")
+    _fails(ex.check_balanced(good, 6, predicted=["c", "d"]), "['a', 'b'] own 2 partitions")
+    _fails(ex.check_balanced({}, 6, predicted=[]))
+    _fails(ex.check_balanced({"a": [0, 1, 2], "b": [2, 3, 4, 5]}, 6, predicted=["b"]), "two owners")
+    _fails(ex.check_balanced({"a": [0, 1], "b": [2, 3]}, 6, predicted=["a", "b"]), "no owner")
+    _fails(ex.check_balanced({"a": [0, 1, 2, 3, 4], "b": [5]}, 6, predicted=["a"]), "[5, 1]")
 
 
 def test_check_caught_up(bootstrap):
     t = admin.create_topic(bootstrap, admin.unique_topic("t-ex-lag"), partitions=2)
     try:
         topics.send(bootstrap, t, [(f"k{i}", "v") for i in range(20)])
-        _fails(ex.check_caught_up(bootstrap, "t-ex-reader", t), "never committed")
+        g = admin.unique_topic("t-ex-reader")
+        _fails(ex.check_caught_up(bootstrap, g, t), "never committed")
         ends = {p: hi for p, (_, hi) in offsets.watermarks(bootstrap, t).items()}
-        offsets.commit(bootstrap, "t-ex-reader", t, {p: max(0, hi - 1) for p, hi in ends.items()})
-        _fails(ex.check_caught_up(bootstrap, "t-ex-reader", t), "still behind")
-        offsets.commit(bootstrap, "t-ex-reader", t, ends)
-        assert ex.check_caught_up(bootstrap, "t-ex-reader", t)
+        offsets.commit(bootstrap, g, t, {p: max(0, hi - 1) for p, hi in ends.items()})
+        _fails(ex.check_caught_up(bootstrap, g, t), "still behind")
+        offsets.commit(bootstrap, g, t, ends)
+        assert ex.check_caught_up(bootstrap, g, t)
     finally:
         admin.delete_topic(bootstrap, t)
+        admin.delete_groups(bootstrap, g)
 
 
-def test_check_exactly_once(bootstrap, topic):
-    _fails(ex.check_exactly_once(bootstrap, topic, 5), "5 numbers missing")
-    delivery._fill(bootstrap, topic, 5)
-    assert ex.check_exactly_once(bootstrap, topic, 5)
-    delivery._fill(bootstrap, topic, 2)
-    _fails(ex.check_exactly_once(bootstrap, topic, 5), "2 numbers twice")
+def test_check_exactly_once(bootstrap, tmp_path):
+    src = admin.create_topic(bootstrap, admin.unique_topic("t-ex-in"))
+    plain = admin.create_topic(bootstrap, admin.unique_topic("t-ex-plain"))
+    txn = admin.create_topic(bootstrap, admin.unique_topic("t-ex-txn"))
+    g_plain, g_txn = admin.unique_topic("t-ex-plain"), admin.unique_topic("t-ex-eos")
+    try:
+        delivery.fill(bootstrap, src, 30)
+        _fails(ex.check_exactly_once(bootstrap, src, plain, g_plain, 30), "30 numbers missing")
+        # a plain copy: every number once, offsets committed, but no transaction: it must not pass
+        delivery.fill(bootstrap, plain, 30)
+        _fails(ex.check_exactly_once(bootstrap, src, plain, g_plain, 30), "stands at {0: None}")
+        offsets.commit(bootstrap, g_plain, src, {0: 30})
+        _fails(ex.check_exactly_once(bootstrap, src, plain, g_plain, 30), "no transaction markers")
+        delivery.fill(bootstrap, plain, 2)
+        _fails(ex.check_exactly_once(bootstrap, src, plain, g_plain, 30), "2 numbers twice")
+        # the real thing: read-process-write in transactions that carry the consumer offsets
+        done = delivery.work(bootstrap, src, g_txn, "exactly-once", str(tmp_path / "sink"), end=30, batch=10,
+                             process_ms=0, out_topic=txn)
+        assert done == 30
+        check = ex.check_exactly_once(bootstrap, src, txn, g_txn, 30)
+        assert check, str(check)
+        assert offsets.watermarks(bootstrap, txn)[0][1] == 33  # 30 records + 3 commit markers
+    finally:
+        admin.delete_topic(bootstrap, src, plain, txn)
+        admin.delete_groups(bootstrap, g_plain, g_txn)

@@ -29,6 +29,8 @@ def test_every_chart_has_a_title_and_renders():
         charts.delivery_chart(pd.DataFrame({"strategy": ["a"], "messages": [100], "lost": [5], "duplicates": [0]})
                               .set_index("strategy")),
         charts.compaction_chart([rec(0, 0, "k", "1", 0), rec(0, 1, "k", "2", 0)], [rec(0, 1, "k", "2", 0)]),
+        charts.log_levels_chart(pd.DataFrame({"DEBUG": [1, 0], "ERROR": [2, 5], "total": [3, 5]},
+                                             index=pd.Index(["api", "billing"], name="service"))),
     ]
     df = pd.DataFrame({"event": [0, 0], "paradigm": ["batch", "stream"], "happened_s": [0.0, 0.0],
                        "result_s": [1.0, 0.01], "delay_s": [1.0, 0.01]})
@@ -54,4 +56,15 @@ def test_widgets_build_without_a_front_end(bootstrap, topic):
     assert "partition" in html.value
     k.children[0].children[0].value = ""  # the key box emptied
     assert "type a key" in html.value
-    assert isinstance(widgets.group_size_explorer(bootstrap, topic), W.VBox)
+    g = widgets.group_size_explorer(bootstrap, topic)
+    assert isinstance(g, W.VBox) and "s" not in g.children[0].children[1].description.split()  # no promised time
+
+
+def test_key_explorer_button_after_the_topic_is_gone(bootstrap, capsys):
+    from helpers import admin
+
+    gone = admin.unique_topic("t-gone")  # never created: like a topic the clean-up cell deleted
+    w = widgets.key_explorer(bootstrap, gone, partitions=4)
+    w.children[2].click()
+    out = capsys.readouterr().out
+    assert "no longer exists" in out and "Traceback" not in out

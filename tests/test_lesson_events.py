@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from helpers import admin, events, offsets, paradigms
+import pytest
+
+from helpers import WorkbookError, admin, events, offsets, paradigms
 
 
 def test_generators_are_seeded_and_shaped():
@@ -14,7 +16,25 @@ def test_generators_are_seeded_and_shaped():
     m = events.metrics(9)
     assert [r["host"] for r in m[:3]] == list(events.HOSTS)
     assert all(0 <= r["cpu"] <= 100 for r in m)
-    assert {r["service"] for r in events.log_lines(30)} <= set(events.SERVICES)
+    logs = events.log_lines(300)
+    assert {r["service"] for r in logs} <= set(events.SERVICES) and {r["level"] for r in logs} == set(events.LEVELS)
+    errors = Counter(r["service"] for r in logs if r["level"] == "ERROR")
+    assert errors.most_common(1)[0][0] == "billing"  # the weights make one service stand out
+
+
+def test_level_counts_aggregates_logs_from_a_topic(bootstrap):
+    t = admin.create_topic(bootstrap, admin.unique_topic("t-logs"), partitions=2)
+    try:
+        logs = events.log_lines(120, seed=3)
+        events.produce(bootstrap, t, logs, key="service")
+        df = events.level_counts(bootstrap, t, expected=120)
+        truth = Counter((r["service"], r["level"]) for r in logs)
+        assert {(s, lv): int(df.loc[s, lv]) for s in df.index for lv in events.LEVELS if df.loc[s, lv]} == truth
+        assert df["total"].sum() == 120
+        with pytest.raises(WorkbookError, match="read 120 of 121"):
+            events.level_counts(bootstrap, t, expected=121, seconds=3)
+    finally:
+        admin.delete_topic(bootstrap, t)
 
 
 def test_produce_then_consume_counts_every_event(bootstrap, topic):
@@ -22,6 +42,10 @@ def test_produce_then_consume_counts_every_event(bootstrap, topic):
     assert events.produce(bootstrap, topic, clicks, key="user") == 40
     got = list(events.consume(bootstrap, topic, max_events=40, seconds=15))
     assert got == clicks  # one partition: the same events, in order
+    group = admin.unique_topic("t-events")
+    assert len(list(events.consume(bootstrap, topic, group=group, max_events=30, seconds=15))) == 30
+    assert offsets.committed(bootstrap, group, topic)[0] is not None  # a named group commits as it reads
+    admin.delete_groups(bootstrap, group)
     keys = Counter(r.key for r in offsets.read(bootstrap, topic))
     assert keys == Counter(c["user"] for c in clicks)
 
@@ -66,6 +90,16 @@ def test_paradigms_all_count_the_same_and_batch_comes_in_clumps(bootstrap, topic
     assert sorted(df["paradigm"].unique()) == ["batch", "request/response", "stream"]
     assert (df.groupby("paradigm").size() == 30).all()
     assert (df["delay_s"] >= 0).all()
-    batch_times = df[df["paradigm"] == "batch"]["result_s"].nunique()
-    stream_times = df[df["paradigm"] == "stream"]["result_s"].nunique()
-    assert batch_times < 30 / 3 < stream_times  # results of a batch appear together
+    batch = df[df["paradigm"] == "batch"]
+    stream = df[df["paradigm"] == "stream"]
+    assert batch["result_s"].nunique() < 30  # results of a batch appear together, in clumps
+    assert stream["delay_s"].median() < batch["delay_s"].median()  # the stream answers sooner
+
+
+def test_paradigms_needs_a_one_partition_topic(bootstrap):
+    t = admin.create_topic(bootstrap, admin.unique_topic("t-par"), partitions=2)
+    try:
+        with pytest.raises(WorkbookError, match="has 2"):
+            paradigms.run(bootstrap, t, events.clickstream(3))
+    finally:
+        admin.delete_topic(bootstrap, t)

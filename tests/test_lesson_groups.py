@@ -17,7 +17,7 @@ def six(bootstrap):
 
 def test_join_leave_rebalance_and_everything_read(bootstrap, six):
     n = events.produce(bootstrap, six, events.clickstream(600, users=60), key="user")
-    with groups.GroupRunner(bootstrap, six, max_seconds=60) as r:
+    with groups.GroupRunner(bootstrap, six, max_seconds=60, session_timeout_ms=3000) as r:
         r.add(); r.add()
         r.wait_stable()
         assert r.assignment_now() == {"c1": [0, 1, 2], "c2": [3, 4, 5]}  # range assignor, members sorted by id
@@ -43,6 +43,7 @@ def test_join_leave_rebalance_and_everything_read(bootstrap, six):
     lag = r.lag_frame()
     assert not lag.empty and set(lag["partition"]) == set(range(6))
     assert offsets.lag(bootstrap, r.group, six)["lag"].sum() == 0  # closing committed everything
+    assert admin.delete_groups(bootstrap, r.group) == [r.group]
 
 
 def test_more_consumers_than_partitions_leaves_some_idle(bootstrap, six):
@@ -88,6 +89,13 @@ def test_runner_is_bounded_and_validates(bootstrap, six):
 
 def test_two_groups_read_independently(bootstrap, six):
     events.produce(bootstrap, six, events.clickstream(120), key="user")
-    assert groups.read_all_in_group(bootstrap, six, "t-billing", expected=120) == 120
-    assert groups.read_all_in_group(bootstrap, six, "t-analytics", expected=120) == 120
-    assert groups.read_all_in_group(bootstrap, six, "t-billing", expected=120, timeout=3) == 0
+    billing, analytics = admin.unique_topic("t-billing"), admin.unique_topic("t-analytics")
+    try:
+        assert groups.read_all_in_group(bootstrap, six, billing, expected=120) == 120
+        assert groups.read_all_in_group(bootstrap, six, analytics, expected=120) == 120
+        for g in (billing, analytics):  # both committed every partition's end: zero lag, nothing left to read
+            lag = offsets.lag(bootstrap, g, six)
+            assert lag["lag"].sum() == 0 and lag.loc[lag["log end offset"] > 0, "committed"].notna().all()
+        assert groups.read_all_in_group(bootstrap, six, billing, expected=120, timeout=3) == 0
+    finally:
+        assert sorted(admin.delete_groups(bootstrap, billing, analytics)) == sorted([billing, analytics])

@@ -30,15 +30,30 @@ def test_earliest_and_latest_for_a_new_group(bootstrap, topic):
     assert offsets.new_group_reads(bootstrap, topic, "latest", ["new-2"]) == ["new-2"]
 
 
-def test_consume_commit_and_lag(bootstrap, topic):
+def test_consume_commit_lag_and_delete_groups(bootstrap, topic):
+    g1, g2, never = (admin.unique_topic(p) for p in ("t-g1", "t-g2", "t-never"))
     topics.send(bootstrap, topic, [("k", str(i)) for i in range(8)])
-    assert [r.offset for r in offsets.consume_n(bootstrap, topic, "t-g1", 3)] == [0, 1, 2]
-    assert offsets.committed(bootstrap, "t-g1", topic) == {0: 3}
-    assert offsets.consume_n(bootstrap, topic, "t-g1", 2)[0].offset == 3
-    assert offsets.lag(bootstrap, "t-g1", topic).loc[0, "lag"] == 3
-    assert offsets.committed(bootstrap, "t-never", topic) == {0: None}
-    offsets.commit(bootstrap, "t-g2", topic, {0: 6})
-    assert offsets.lag(bootstrap, "t-g2", topic).loc[0, "lag"] == 2
+    assert [r.offset for r in offsets.consume_n(bootstrap, topic, g1, 3)] == [0, 1, 2]
+    assert offsets.committed(bootstrap, g1, topic) == {0: 3}
+    assert offsets.consume_n(bootstrap, topic, g1, 2)[0].offset == 3
+    assert offsets.lag(bootstrap, g1, topic).loc[0, "lag"] == 3
+    assert offsets.committed(bootstrap, never, topic) == {0: None}
+    offsets.commit(bootstrap, g2, topic, {0: 6})
+    assert offsets.lag(bootstrap, g2, topic).loc[0, "lag"] == 2
+    assert sorted(admin.delete_groups(bootstrap, g1, g2, never)) == sorted([g1, g2])  # `never` never existed
+    assert offsets.committed(bootstrap, g1, topic) == {0: None}
+
+
+def test_partitions_lookup(bootstrap, topic):
+    assert admin.partitions(bootstrap, topic) == [0]
+    missing = admin.unique_topic("t-nope")
+    with pytest.raises(WorkbookError, match="does not exist"):
+        admin.partitions(bootstrap, missing)
+    assert admin.partition_count(bootstrap, missing) == 0
+    with pytest.raises(WorkbookError, match="does not exist"):
+        topics.describe(bootstrap, missing)
+    with pytest.raises(WorkbookError, match="does not exist"):
+        topics.add_partitions(bootstrap, missing, 3)
 
 
 def test_describe_alter_and_config(bootstrap, topic):
@@ -52,7 +67,9 @@ def test_describe_alter_and_config(bootstrap, topic):
     with pytest.raises(WorkbookError, match="only add partitions"):
         topics.add_partitions(bootstrap, topic, 2)
     g = topics.glossary(bootstrap, topic, offsets.Record(1, 0, "k", "v", 0), group="g")
-    assert "partition 1" in g.loc["partition", "here, now"]
+    assert "partition 1" in g.loc["partition", "here, now"] and "'g'" in g.loc["consumer group", "here, now"]
+    g = topics.glossary(bootstrap, topic, offsets.Record(1, 0, "k", "v", 0))
+    assert "none yet" in g.loc["consumer group", "here, now"]
 
 
 def test_compaction_keeps_the_last_value_per_key(bootstrap):
@@ -70,6 +87,12 @@ def test_compaction_keeps_the_last_value_per_key(bootstrap):
 
 
 def test_retention_deletes_old_records(bootstrap):
+    interval = int(topics.broker_setting(bootstrap, "log.retention.check.interval.ms")) / 1000
+    # a timeout shorter than the broker's check interval is refused at once, in one line
+    with pytest.raises(WorkbookError, match=f"checks retention only every {interval:g} s"):
+        topics.wait_for_retention(bootstrap, admin.unique_topic("t-any"), timeout=interval / 2)
+    if interval > 30:
+        pytest.skip(f"this broker checks retention every {interval:g} s")
     t = admin.create_topic(bootstrap, admin.unique_topic("t-retention"), config=topics.FAST_RETENTION)
     try:
         topics.send(bootstrap, t, [(None, str(i)) for i in range(5)])

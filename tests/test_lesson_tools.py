@@ -46,9 +46,11 @@ def test_console_producer_and_consumer_groups_tool(bootstrap, topic):
     tools.console_produce(bootstrap, topic, [("k1", "v1"), ("k2", "v2")])
     recs = offsets.read(bootstrap, topic)
     assert [(r.key, r.value) for r in recs] == [("k1", "v1"), ("k2", "v2")]
-    offsets.commit(bootstrap, "t-cli-group", topic, {0: 1})
-    desc = tools.kafka_consumer_groups(bootstrap, "--describe", "--group", "t-cli-group")
+    group = admin.unique_topic("t-cli-group")
+    offsets.commit(bootstrap, group, topic, {0: 1})
+    desc = tools.kafka_consumer_groups(bootstrap, "--describe", "--group", group)
     row = next(line.split() for line in desc.lines if topic in line)
     assert row[2:6] == ["0", "1", "2", "1"]  # partition, current offset, log end, lag
+    assert admin.delete_groups(bootstrap, group) == [group]
     with pytest.raises(WorkbookError):
         tools.console_produce(bootstrap, topic, [("bad\tkey", "v")])
