@@ -69,8 +69,9 @@ lab: setup  ## JupyterLab on notebooks/; the broker keeps running after you quit
 
 # The pytest plugin (helpers.pytest_plugin) finds or starts the broker and stops it at the
 # end if it started it, even when tests fail; a broker `make lab` started is left running.
+# Three workers, one file (or notebook) each at a time: the suite mostly waits on the broker.
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n 3 --dist loadfile
 
 nav: setup  ## regenerate the index notebook and the navigation links
 	$(PY) tools/nav.py

@@ -14,15 +14,24 @@ from . import broker as _broker
 _session_broker: _broker.Broker | None = None
 
 
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
+    """Find or start the broker; under pytest-xdist the controller does it before any worker starts."""
     global _session_broker
     if session.config.getoption("collectonly", False):
         return
     _session_broker = _broker.ensure_broker(quiet=True)
+    if _is_xdist_worker(session.config):
+        _session_broker.started = False  # only the process that started it may stop it
     session.config.stash[_KEY] = _session_broker
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the broker if this session started it, pass or fail."""
     if _session_broker is not None and _session_broker.started:
         _session_broker.stop()
 

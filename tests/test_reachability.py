@@ -11,12 +11,17 @@ import pytest
 from helpers import broker
 from helpers.errors import BrokerUnreachableError
 
-NOBODY = f"127.0.0.1:{broker.free_port()}"  # refused at once
 BLACKHOLE = "10.255.255.1:9092"  # unroutable: connect() would hang without a timeout
 
 
-@pytest.mark.parametrize("address", [NOBODY, BLACKHOLE])
-def test_ensure_broker_names_the_address(address: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def _nobody() -> str:
+    """An address where nothing listens: connections are refused at once."""
+    return f"127.0.0.1:{broker.free_port()}"
+
+
+@pytest.mark.parametrize("kind", ["refused", "unroutable"])
+def test_ensure_broker_names_the_address(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    address = _nobody() if kind == "refused" else BLACKHOLE
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", address)
     t0 = time.monotonic()
     with pytest.raises(BrokerUnreachableError, match=address.replace(".", r"\.")) as info:
@@ -32,14 +37,15 @@ def test_malformed_address(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_doctor_reports_unreachable_broker_in_one_line() -> None:
-    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=NOBODY)
+    nobody = _nobody()
+    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=nobody)
     t0 = time.monotonic()
     out = subprocess.run([sys.executable, "-m", "helpers", "doctor"], capture_output=True, text=True, env=env, timeout=60)
     assert time.monotonic() - t0 < 15
     assert out.returncode == 1
     assert "Traceback" not in out.stdout + out.stderr
     bad = [line for line in out.stdout.splitlines() if line.startswith("PROBLEM")]
-    assert len(bad) == 1 and NOBODY in bad[0] and "->" in bad[0]
+    assert len(bad) == 1 and nobody in bad[0] and "->" in bad[0]
 
 
 def test_doctor_passes_on_the_session_broker(bootstrap: str) -> None:
