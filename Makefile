@@ -31,7 +31,8 @@ jars: $(STAMP)  ## the 3.9 broker's jars, and the 4.x ones lesson 05 starts besi
 # pykafka's optional C extension (pykafka.rdkafka._rd_kafka, behind use_rdkafka=True) compiles only when
 # librdkafka's headers are there before pip builds pykafka; pip silently installs pure Python otherwise.
 # Fast when already built. Where the headers cannot be installed it says so in one line and carries on:
-# the rdkafka variants in lessons and tests are then skipped with that reason.
+# the rdkafka variants in lessons and tests are then skipped with that reason. Tested with Debian 12's
+# librdkafka-dev 2.0.2-1; not pinned to that version string so that other Debian/Ubuntu releases work.
 RDKAFKA_H := echo '\#include <librdkafka/rdkafka.h>' | $${CC:-cc} $$CFLAGS -E -x c - >/dev/null 2>&1
 rdkafka: $(STAMP)
 	@if $(PY) -c 'import pykafka.rdkafka._rd_kafka' 2>/dev/null; then exit 0; fi; \
