@@ -8,7 +8,9 @@ Method (after Activision Game Science's 2016 study, see ``data/benchmark-2016.cs
   idempotence off), everything else at the client's defaults;
 * the producer is timed up to and including its final flush; then the harness checks the broker
   holds exactly ``messages`` records (high watermark), reads them once itself to warm the broker's
-  page cache (a second count), and the client's consumer is timed on that second, warm read;
+  page cache (a second count), and the client's consumer is timed on that second, warm read: from
+  assigning the partition at its known low watermark to the last record, with CRC checks off
+  (see :mod:`helpers.bench_workers`; building and connecting the client is ``startup_s``);
 * each client and role runs in a fresh subprocess (:mod:`helpers.bench_workers`); Java runs
   ``org.apache.kafka.tools.ProducerPerformance`` and ``ConsumerPerformance`` from the kafka-tools jar;
 * several repetitions; :func:`summarise` gives the median with min and max, the fraction of the
@@ -35,9 +37,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from . import admin, broker, clients
+from . import admin, broker, clients, offsets
 from .errors import ConfigError, WorkbookError
 
 CLIENTS: tuple[str, ...] = ("kafka-python", "pykafka", "pykafka+librdkafka", "confluent-kafka",
@@ -91,6 +93,13 @@ SWEEP_CLIENTS: dict[str, tuple[str, ...]] = {
 
 SWEEP_BYTES = 100 * MIB
 """The size sweep sends at most this many bytes per client and size (fewer messages as they grow)."""
+
+
+if TYPE_CHECKING:
+    import ipywidgets
+    import pandas as pd
+
+    from .exercises import Check
 
 
 class MessageLossError(WorkbookError):
@@ -207,10 +216,10 @@ class Measurement:
 
 
 def _python_worker(client: str, role: str, bootstrap: str, topic: str, messages: int, size: int,
-                   settings: dict[str, Any], timeout: float) -> Measurement:
+                   settings: dict[str, Any], timeout: float, start: int = 0) -> Measurement:
     cmd = [sys.executable, "-m", "helpers.bench_workers", client, role, "--bootstrap", bootstrap,
            "--topic", topic, "--messages", str(messages), "--size", str(size),
-           "--settings", json.dumps(settings), "--timeout", str(timeout)]
+           "--settings", json.dumps(settings), "--timeout", str(timeout), "--start-offset", str(start)]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30,
                              cwd=Path(__file__).parent.parent, env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -298,8 +307,10 @@ def _java_consume(bootstrap: str, topic: str, messages: int, timeout: float) -> 
         stats = parse_consumer_performance(proc.stdout)
     except ValueError as exc:
         return Measurement("error", error=str(exc))
-    # fetch.time.ms leaves out the consumer group join (rebalance.time.ms); the Python consumers
-    # are assigned their partition directly and join no group
+    # fetch.time.ms runs from the tool's first poll() to its last record minus the group join
+    # (rebalance.time.ms, reported as startup_s); it still includes looking up the start offset
+    # (OffsetFetch, ListOffsets: a round trip or two) and the first fetch. The tool sets
+    # check.crcs=false. The Python consumers are timed from assignment at a known offset instead.
     return Measurement("ok", stats["fetch.time.ms"] / 1000, int(stats["data.consumed.in.nMsg"]),
                        extra={"startup_s": stats["rebalance.time.ms"] / 1000})
 
@@ -309,21 +320,19 @@ def _java_consume(bootstrap: str, topic: str, messages: int, timeout: float) -> 
 
 def stored_count(bootstrap: str, topic: str) -> int:
     """How many records partition 0 of ``topic`` holds (high watermark minus low watermark)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-accounting"})
-    try:
-        low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=15)
-        return high - low
-    finally:
-        c.close()
+    low, high = offsets.watermarks(bootstrap, topic)[0]
+    return high - low
 
 
 def warm_read(bootstrap: str, topic: str, expected: int, timeout: float) -> int:
-    """Read the whole partition once (librdkafka, fast) so the timed read finds it in the page cache; returns the count."""
+    """Read the whole partition once (librdkafka, fast) so the timed read finds it in the page cache; returns the count.
+
+    It counts in its own loop rather than :func:`helpers.clients.bounded_poll`, which keeps every message
+    (a million of them here).
+    """
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-warm", "enable.auto.commit": False})
+    c = Consumer(clients.ck_conf(bootstrap, {"group.id": "bench-warm", "enable.auto.commit": False}))
     try:
         c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         got, deadline = 0, time.monotonic() + timeout
@@ -340,6 +349,8 @@ def warm_read(bootstrap: str, topic: str, expected: int, timeout: float) -> int:
 def _row(client: str, role: str, rep: int, size: int, settings: dict[str, Any], m: Measurement, wanted: int,
          started: str) -> dict[str, Any]:
     ok = m.status == "ok" and m.seconds is not None and m.seconds > 0
+    if m.status == "ok" and not ok:  # a figure needs a time: never an "ok" row without one
+        m = Measurement("error", m.seconds, m.messages, f"no time measured (seconds={m.seconds!r})", m.extra)
     return {
         "client": client, "role": role, "repetition": rep, "status": m.status,
         "messages": m.messages if m.status != "skipped" else wanted, "message_bytes": size,
@@ -392,7 +403,8 @@ def run_variant(client: str, bootstrap: str, messages: int, size: int, settings:
             elif client == "java":
                 cons = _java_consume(bootstrap, topic, messages, timeout)
             else:
-                cons = _python_worker(client, "consume", bootstrap, topic, messages, size, s, timeout)
+                low = offsets.watermarks(bootstrap, topic)[0][0]  # where the timed read starts, no lookup
+                cons = _python_worker(client, "consume", bootstrap, topic, messages, size, s, timeout, low)
             if cons.status == "ok" and cons.messages != messages:
                 cons = Measurement("lost", messages=cons.messages,
                                    error=f"consumer read {cons.messages:,} of {messages:,}")
@@ -444,7 +456,8 @@ def run(clients_: Iterable[str] = CLIENTS, messages: int = QUICK_MESSAGES, size:
 
 
 def check_accounting(df) -> None:
-    """Raise MessageLossError naming every row whose counts disagreed (status ``lost``)."""
+    """Raise MessageLossError naming every row whose counts disagreed (status ``lost``, which includes
+    a consumer that ran out of time before reading them all)."""
     lost = df[df["status"] == "lost"]
     if len(lost):
         detail = "; ".join(f"{r.client} {r.role} #{r.repetition}: {r.error}" for r in lost.itertuples())
@@ -532,35 +545,44 @@ def environment(bootstrap: str | None = None, note: str = "") -> dict[str, Any]:
     }
 
 
-def load_2016():
+def load_2016() -> "pd.DataFrame":
     """The 2016 study's published figures (Kafka 0.9, 2.2 GHz i7 laptop, Docker in Vagrant)."""
     import pandas as pd
 
     return pd.read_csv(STUDY_2016_CSV)
 
 
-def load_reference():
+def load_reference() -> "tuple[pd.DataFrame, dict[str, Any]]":
     """The committed full run: ``(rows, environment)``."""
     import pandas as pd
 
     return pd.read_csv(REFERENCE_CSV), json.loads(REFERENCE_ENV.read_text())
 
 
-def summarise(df):
+def summarise(df: "pd.DataFrame") -> "pd.DataFrame":
     """Median, min and max msgs/s and MiB/s per client and role (ok rows only), with the fraction of
-    Java's median (``of_java``) and the ratio to the 2016 figure (``vs_2016``, where 2016 measured it)."""
+    Java's median (``of_java``) and the ratio to the 2016 figure (``vs_2016``, where 2016 measured it).
+
+    For consumers, ``with_startup`` (median, ``with_startup_min``/``_max``) counts ``startup_s`` in
+    the time, as the 2016 study's clock did (it started before the consumer was built), and
+    ``vs_2016_with_startup`` compares that with 2016: like with like."""
     import pandas as pd
 
-    ok = df[df["status"] == "ok"]
+    ok = df[df["status"] == "ok"].copy()
+    total = ok["seconds"] + ok["startup_s"]
+    ok["with_startup"] = (ok["messages"] / total).where((ok["role"] == "consume") & ok["startup_s"].notna())
     g = ok.groupby(["client", "role"])
     out = g["msgs_per_s"].agg(median="median", min="min", max="max", runs="count").reset_index()
     out["mb_per_s"] = g["mb_per_s"].median().values
+    ws = g["with_startup"].agg(["median", "min", "max"]).values
+    out["with_startup"], out["with_startup_min"], out["with_startup_max"] = ws[:, 0], ws[:, 1], ws[:, 2]
     java = out[out["client"] == "java"].set_index("role")["median"]
     out["of_java"] = out.apply(lambda r: r["median"] / java[r["role"]] if r["role"] in java.index else float("nan"),
                                axis=1)
     old = load_2016().set_index(["client", "role"])["msgs_per_s"]
     out["msgs_per_s_2016"] = [old.get((c, r), float("nan")) for c, r in zip(out["client"], out["role"])]
     out["vs_2016"] = out["median"] / out["msgs_per_s_2016"]
+    out["vs_2016_with_startup"] = out["with_startup"] / out["msgs_per_s_2016"]
     failed = df[df["status"] != "ok"].groupby(["client", "role"])["error"].first().reset_index()
     failed = failed[~failed.set_index(["client", "role"]).index.isin(out.set_index(["client", "role"]).index)]
     out["error"] = ""
@@ -578,20 +600,26 @@ def summarise(df):
 _BARE_LOOP = """
 import sys, time
 from confluent_kafka import Producer
-bootstrap, topic, n, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-value = (b"kafkatest" * (size // 9 + 1))[:size]
-p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "enable.idempotence": False, "linger.ms": 5,
-              "compression.type": "none"})
-start = time.perf_counter()
-for _ in range(n):
-    while True:
-        try:
-            p.produce(topic, value)
-            break
-        except BufferError:
-            p.poll(0.05)
-assert p.flush(120) == 0
-print(time.perf_counter() - start)
+
+
+def main(bootstrap, topic, n, size):  # a function, as in the worker: module-level names would be slower globals
+    value = (b"kafkatest" * (size // 9 + 1))[:size]
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "enable.idempotence": False, "linger.ms": 5,
+                  "compression.type": "none", "log_level": 4})
+    produce, poll = p.produce, p.poll
+    start = time.perf_counter()
+    for _ in range(n):
+        while True:
+            try:
+                produce(topic, value)
+                break
+            except BufferError:
+                poll(0.05)
+    assert p.flush(120) == 0
+    return time.perf_counter() - start
+
+
+print(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
 """
 
 
@@ -666,6 +694,9 @@ def cli(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out!r} should end in .csv", "e.g. --out results.csv")
     if not out.parent.exists():
         raise ConfigError(f"--out folder {str(out.parent)!r} does not exist", "create it or pick another path")
+    if args.quick and args.sweep:
+        raise ConfigError("--quick and --sweep do not go together (a sweep runs 300,000 messages per point)",
+                          "drop --quick, or give --sweep a smaller --messages")
     kinds = list(SWEEPS) if args.sweep == "all" else [args.sweep] if args.sweep else []
     for kind in kinds:
         if kind not in SWEEPS:
@@ -698,6 +729,11 @@ def cli(args: argparse.Namespace) -> int:
     print(f"wrote {out} and {out.with_suffix('.json')} in {env['elapsed_seconds']:.0f} s")
     if not args.sweep:
         check_accounting(df)  # loud, after the CSV is written so the evidence is kept
+        failed = df[df["status"] == "error"]
+        if len(failed):
+            raise WorkbookError(f"{len(failed)} measurement(s) failed: " + "; ".join(
+                f"{r.client} {r.role} #{r.repetition}: {r.error}" for r in failed.itertuples()),
+                f"their rows are in {out} with the client's error")
     return 0
 
 
@@ -725,7 +761,7 @@ def accounting_report(df) -> str:
     return "\n".join(lines)
 
 
-def check_fraction(summary, client: str, role: str, answer: float):
+def check_fraction(summary: "pd.DataFrame", client: str, role: str, answer: float) -> "Check":
     """Exercise check: is ``answer`` the median msgs/s of ``client`` / ``role`` divided by Java's (within 1%)?"""
     from .exercises import Check
 
@@ -748,7 +784,7 @@ def check_fraction(summary, client: str, role: str, answer: float):
                  "the Java client's median for the same role")
 
 
-def launcher():
+def launcher() -> "ipywidgets.VBox":
     """A small form (ipywidgets) to start a bigger run from the notebook; nothing runs until its button is pressed."""
     import ipywidgets as w
     from IPython.display import display
