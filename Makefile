@@ -24,18 +24,25 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) jars rdkafka  ## venv with every Python dependency, the Kafka jars in the cache, pykafka's C extension
 
+# Without Maven (e.g. the Docker route) this says so in one line and carries on; the doctor explains what is missing.
 jars: $(STAMP)  ## the 3.9 broker's jars, and the 4.x ones lesson 05 starts beside it (fetched once)
-	@$(PY) -m helpers broker jars >/dev/null
-	@$(PY) -m helpers broker jars --version $$($(PY) -c 'from helpers.compat import KAFKA4_VERSION as v; print(v)') >/dev/null
+	@if ! command -v mvn >/dev/null 2>&1 && ! $(PY) -c 'import sys; from helpers import broker; sys.exit(not broker.jars_ok())'; then \
+	  echo "Kafka jars not fetched: Maven is missing. The embedded broker needs it (use Docker + KAFKA_BOOTSTRAP_SERVERS instead); run make doctor."; \
+	else \
+	  $(PY) -m helpers broker jars >/dev/null && \
+	  $(PY) -m helpers broker jars --version $$($(PY) -c 'from helpers.compat import KAFKA4_VERSION as v; print(v)') >/dev/null; \
+	fi
 
 # pykafka's optional C extension (pykafka.rdkafka._rd_kafka, behind use_rdkafka=True) compiles only when
 # librdkafka's headers are there before pip builds pykafka; pip silently installs pure Python otherwise.
 # Fast when already built. Where the headers cannot be installed it says so in one line and carries on:
 # the rdkafka variants in lessons and tests are then skipped with that reason. Tested with Debian 12's
 # librdkafka-dev 2.0.2-1; not pinned to that version string so that other Debian/Ubuntu releases work.
+# A failed attempt is remembered in .venv/.rdkafka-unavailable (delete it to try again).
 RDKAFKA_H := echo '\#include <librdkafka/rdkafka.h>' | $${CC:-cc} $$CFLAGS -E -x c - >/dev/null 2>&1
 rdkafka: $(STAMP)
 	@if $(PY) -c 'import pykafka.rdkafka._rd_kafka' 2>/dev/null; then exit 0; fi; \
+	if [ -f $(VENV)/.rdkafka-unavailable ]; then exit 0; fi; \
 	if command -v brew >/dev/null 2>&1 && brew --prefix librdkafka >/dev/null 2>&1; then \
 	  export CFLAGS="-I$$(brew --prefix librdkafka)/include $$CFLAGS" LDFLAGS="-L$$(brew --prefix librdkafka)/lib $$LDFLAGS"; fi; \
 	if ! $(RDKAFKA_H); then \
@@ -46,11 +53,12 @@ rdkafka: $(STAMP)
 	fi; \
 	if ! $(RDKAFKA_H); then \
 	  echo "pykafka rdkafka: no librdkafka headers (installing them needs root + apt-get librdkafka-dev, or brew install librdkafka); use_rdkafka=True variants will be skipped."; \
-	  exit 0; fi; \
+	  touch $(VENV)/.rdkafka-unavailable; exit 0; fi; \
 	echo "Building pykafka 2.8.0 from source against librdkafka (use_rdkafka=True)..."; \
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-binary pykafka --force-reinstall --no-deps pykafka==2.8.0 >/dev/null 2>&1; \
 	if $(PY) -c 'import pykafka.rdkafka._rd_kafka' 2>/dev/null; then echo "pykafka rdkafka extension: built"; \
-	else echo "pykafka rdkafka: the C extension did not compile (pip fell back to pure Python); use_rdkafka=True variants will be skipped."; fi
+	else echo "pykafka rdkafka: the C extension did not compile (pip fell back to pure Python); use_rdkafka=True variants will be skipped."; \
+	  touch $(VENV)/.rdkafka-unavailable; fi
 
 broker: setup  ## start (or find) the embedded broker on $(PORT)
 	@$(PY) -m helpers broker start --port $(PORT)

@@ -3,10 +3,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 from . import bench, broker, doctor
 from .errors import WorkbookError
+
+
+def _port(text: str) -> int:
+    try:
+        return broker.check_port_number(int(text))
+    except (ValueError, WorkbookError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port: use a number from 1024 to 65535") from None
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so a start cut short by SIGTERM/SIGHUP cleans up its JVM like Ctrl-C does
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -15,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("broker", help="start, stop or inspect the embedded Apache Kafka broker")
     b.add_argument("action", choices=["start", "ensure", "stop", "status", "logs", "jars"],
                    help="ensure = like a notebook: $KAFKA_BOOTSTRAP_SERVERS, else the running broker, else start one")
-    b.add_argument("--port", type=int, default=broker.DEFAULT_PORT, help="client port (default 9092)")
+    b.add_argument("--port", type=_port, default=broker.DEFAULT_PORT, help="client port (default 9092)")
     b.add_argument("--version", default=broker.DEFAULT_VERSION, help=f"Kafka version (default {broker.DEFAULT_VERSION})")
     b.add_argument("--lines", type=int, default=40, help="with logs: how many lines")
     b.add_argument("--wipe", action="store_true", help="with stop: also delete the broker's data")
@@ -54,6 +66,9 @@ def _broker(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; a WorkbookError becomes one line on stderr and exit status 1."""
     args = _parser().parse_args(argv)
+    for sig in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, sig):
+            signal.signal(getattr(signal, sig), _interrupt)
     try:
         if args.command == "broker":
             return _broker(args)
@@ -66,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head -1` closed the pipe early: not an error worth a traceback
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

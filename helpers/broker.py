@@ -32,6 +32,7 @@ from typing import Iterator
 
 from . import protocol
 from .errors import (
+    WorkbookError,
     BrokerStartError,
     BrokerUnreachableError,
     ForeignBrokerError,
@@ -240,11 +241,30 @@ def _state_file(port: int) -> Path:
 
 
 def _read_state(port: int) -> Broker | None:
+    """The recorded broker on ``port``; when the state file is missing or corrupt but our JVM for
+    that run directory is alive, the state is rebuilt from the JVM's command line (never orphaned)."""
     try:
         data = json.loads(_state_file(port).read_text())
         return Broker(**data)
     except (OSError, ValueError, TypeError):
+        pass
+    rdir = str(run_dir(port))
+    pid = _find_our_jvm(rdir)
+    if pid is None:
         return None
+    version = DEFAULT_VERSION
+    try:
+        import psutil
+
+        cmd = psutil.Process(pid).cmdline()
+        version = Path(cmd[cmd.index("-cp") + 1]).parent.parent.name
+    except Exception:  # the JVM just exited, or an unexpected command line: keep the default
+        pass
+    b = Broker(bootstrap=f"{HOST}:{port}", version=version, pid=pid, port=port, run_dir=rdir,
+               log_file=str(Path(rdir) / "broker.log"), data_dir=str(Path(rdir) / "data"))
+    with contextlib.suppress(OSError):
+        _write_state(b)
+    return b
 
 
 def _write_state(b: Broker) -> None:
@@ -254,6 +274,10 @@ def _write_state(b: Broker) -> None:
     data.pop("started")
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(path)
+
+
+def _is_our_jvm(cmdline: list[str], rdir: str | None) -> bool:
+    return "kafka.Kafka" in cmdline and f"-Dkfp.run={rdir}" in cmdline
 
 
 def _pid_is_our_broker(pid: int | None, rdir: str | None) -> bool:
@@ -266,10 +290,22 @@ def _pid_is_our_broker(pid: int | None, rdir: str | None) -> bool:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        cmd = " ".join(proc.cmdline())
+        return _is_our_jvm(proc.cmdline(), rdir)
     except Exception:  # psutil.NoSuchProcess, AccessDenied, ImportError
         return False
-    return "kafka.Kafka" in cmd and f"-Dkfp.run={rdir}" in cmd
+
+
+def _find_our_jvm(rdir: str) -> int | None:
+    """The pid of a live broker JVM launched for ``rdir``, found by its command line, or None."""
+    try:
+        import psutil
+
+        for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and _is_our_jvm(proc.info["cmdline"] or [], rdir):
+                return proc.info["pid"]
+    except Exception:  # ImportError, or AccessDenied on a locked-down machine
+        pass
+    return None
 
 
 @contextlib.contextmanager
@@ -302,6 +338,13 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def check_port_number(port: int) -> int:
+    """``port`` if it is a usable TCP port (1-65535), else a one-line WorkbookError."""
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise WorkbookError(f"{port!r} is not a TCP port", "use a number from 1024 to 65535, e.g. --port 9192")
+    return port
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -329,7 +372,7 @@ def _check_port(port: int, what: str) -> None:
         raise ForeignBrokerError(
             f"a Kafka broker this workbook did not start (Docker?) already listens on {address}",
             f"use it with `export KAFKA_BOOTSTRAP_SERVERS={address}`, or stop it, or start on another port: "
-            "python -m helpers broker start --port 9192",
+            f"python -m helpers broker start --port {free_port()}",
         )
     raise PortInUseError(
         f"{what} port {port} on {HOST} is taken by {_who_listens(port)}",
@@ -482,6 +525,7 @@ def start(
     Waits until the broker answers ApiVersions and Metadata on its client port. The
     returned handle has ``started=True`` only when this call launched the JVM.
     """
+    check_port_number(port)
     with _lock(port):
         rdir = run_dir(port)
         state = _read_state(port)
@@ -571,6 +615,9 @@ def stop(port: int = DEFAULT_PORT, *, timeout: float = 30.0, quiet: bool = False
     Never touches a process that is not the JVM recorded in the run state. With ``wipe``
     the broker's data (topics, offsets) is deleted too.
     """
+    if not run_dir(port).exists():
+        _log(f"No embedded Kafka is running on port {port}.", quiet)
+        return False
     with _lock(port):
         state = _read_state(port)
         was_running = state is not None and _pid_is_our_broker(state.pid, state.run_dir)
@@ -600,27 +647,45 @@ def status(port: int = DEFAULT_PORT) -> dict[str, object]:
     return out
 
 
-def check_reachable(bootstrap: str, timeout: float = 10.0) -> protocol.BrokerInfo:
-    """Probe every address in a comma-separated bootstrap list; return the first that answers.
+def _addresses(bootstrap: str) -> list[str]:
+    return [a.strip() for a in bootstrap.split(",") if a.strip()]
 
-    Raises BrokerUnreachableError, naming the address, within about ``timeout`` seconds.
+
+def check_reachable(bootstrap: str, timeout: float = 10.0) -> protocol.BrokerInfo:
+    """Probe every address in a comma-separated bootstrap list; return the first broker that answers.
+
+    Raises BrokerUnreachableError, naming the address, within about ``timeout`` seconds; also
+    when something answers the Kafka protocol there but is not a broker's client listener
+    (a KRaft controller port, say).
     """
-    addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
+    addresses = _addresses(bootstrap)
     if not addresses:
         raise BrokerUnreachableError("the bootstrap address is empty", "set it to host:port, e.g. 127.0.0.1:9092")
     per = max(1.0, timeout / len(addresses))
     problems = []
     for address in addresses:
         try:
-            return protocol.probe(address, timeout=per)
+            info = protocol.probe(address, timeout=per)
         except ValueError:
             raise BrokerUnreachableError(f"{address!r} is not a host:port address", "write it like 127.0.0.1:9092") from None
         except (OSError, ConnectionError) as exc:
             problems.append(f"{address} ({exc.strerror or exc.__class__.__name__ if isinstance(exc, OSError) else exc})")
+            continue
+        if 3 not in info.api_versions or not info.brokers:
+            problems.append(f"{address} (answers Kafka's protocol but is not a broker's client listener: "
+                            "a controller port, or a broker still starting)")
+            continue
+        return info
     raise BrokerUnreachableError(
         f"no Kafka broker answers at {', '.join(problems)}",
         "start one (python -m helpers broker start, or docker compose up -d) or fix KAFKA_BOOTSTRAP_SERVERS",
     )
+
+
+def _external(bootstrap: str) -> Broker:
+    address = _addresses(bootstrap)[0]
+    return Broker(bootstrap=",".join(_addresses(bootstrap)), version="external",
+                  port=protocol.split_address(address)[1], embedded=False)
 
 
 def ensure_broker(*, quiet: bool = False, timeout: float = 90.0) -> Broker:
@@ -635,18 +700,18 @@ def ensure_broker(*, quiet: bool = False, timeout: float = 90.0) -> Broker:
     env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
     if env:
         check_reachable(env, timeout=10.0)
-        b = Broker(bootstrap=env, version="external", embedded=False)
+        b = _external(env)
         _log(b.describe(), quiet)
         return b
     try:
         b = start(DEFAULT_PORT, DEFAULT_VERSION, timeout=timeout, quiet=True)
     except ForeignBrokerError:
-        b = Broker(bootstrap=f"{HOST}:{DEFAULT_PORT}", version="external", embedded=False)
+        b = _external(f"{HOST}:{DEFAULT_PORT}")
     _log(b.describe(), quiet)
     return b
 
 
 def bootstrap() -> str:
-    """The bootstrap address lessons should use, without starting anything."""
-    env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-    return env or f"{HOST}:{DEFAULT_PORT}"
+    """The bootstrap address lessons should use, without starting anything (no stray commas)."""
+    env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+    return ",".join(_addresses(env)) or f"{HOST}:{DEFAULT_PORT}"

@@ -14,7 +14,7 @@ import pytest
 
 from helpers import broker, protocol
 from helpers.errors import (BrokerStartError, ForeignBrokerError, JarResolutionError, JavaNotFoundError,
-                            PortInUseError)
+                            PortInUseError, WorkbookError)
 
 
 def _kafka_jvms(rdir: str) -> list[int]:
@@ -91,6 +91,8 @@ def test_port_taken_by_another_program(iso_home: Path) -> None:
 
 
 def test_foreign_broker_on_port(iso_home: Path, kafka: broker.Broker) -> None:
+    if not kafka.embedded:
+        pytest.skip("the session broker is external: its port may not be a local one")
     # seen from another home, the session broker is a Kafka this workbook (here) did not start
     with pytest.raises(ForeignBrokerError, match="KAFKA_BOOTSTRAP_SERVERS"):
         broker.start(kafka.port, quiet=True)
@@ -162,3 +164,27 @@ def test_broker_dying_during_start_shows_its_log(iso_home: Path) -> None:
     assert "\n" not in str(info.value)
     assert not (broker.run_dir(port) / "state.json").exists()
     assert _kafka_jvms(str(broker.run_dir(port))) == []
+
+
+def test_corrupt_state_file_does_not_orphan_the_jvm(iso_home: Path) -> None:
+    port = broker.free_port()
+    b = broker.start(port, quiet=True)
+    state = broker.run_dir(port) / "state.json"
+    state.write_text("{ this is not json")
+    # the JVM is found again by its command line: status sees it, start adopts it, stop ends it
+    assert broker.status(port)["running"] is True
+    again = broker.start(port, quiet=True)
+    assert again.pid == b.pid and not again.started
+    state.unlink()
+    assert broker.stop(port, quiet=True) is True
+    assert _kafka_jvms(b.run_dir) == []
+
+
+@pytest.mark.parametrize("port", [0, 70000, -1])
+def test_impossible_port_is_refused_at_once(iso_home: Path, port: int) -> None:
+    with pytest.raises(WorkbookError, match="is not a TCP port"):
+        broker.start(port, quiet=True)
+    out = subprocess.run([sys.executable, "-m", "helpers", "broker", "start", "--port", str(port)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "is not a TCP port" in out.stderr and "Traceback" not in out.stderr
+    assert not broker.run_dir(port).exists()

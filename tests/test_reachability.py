@@ -55,3 +55,38 @@ def test_doctor_passes_on_the_session_broker(bootstrap: str) -> None:
     assert any(line.startswith("ok") and "broker" in line and bootstrap in line for line in out.stdout.splitlines())
     for name in ("kafka-python", "confluent-kafka", "pykafka", "java"):
         assert any(line.split()[1:2] == [name] for line in out.stdout.splitlines()), name
+
+
+def test_controller_port_is_not_taken_for_a_broker(kafka: broker.Broker) -> None:
+    if not kafka.embedded or not kafka.controller_port:
+        pytest.skip("needs the embedded broker, whose controller port is known")
+    # the KRaft controller answers ApiVersions too, but clients cannot produce or fetch there
+    with pytest.raises(BrokerUnreachableError, match="not a broker's client listener"):
+        broker.check_reachable(f"127.0.0.1:{kafka.controller_port}", timeout=5)
+
+
+def test_stray_commas_and_spaces_in_the_address(bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f" {bootstrap} , ,")
+    b = broker.ensure_broker(quiet=True)
+    assert b.bootstrap == bootstrap and broker.bootstrap() == bootstrap
+    assert not b.embedded and b.port == int(bootstrap.rsplit(":", 1)[1])
+
+
+def test_hello_all_says_the_broker_is_gone_in_one_line() -> None:
+    from helpers import clients
+
+    t0 = time.monotonic()
+    with pytest.raises(BrokerUnreachableError, match="no Kafka broker answers"):
+        clients.hello_all(_nobody(), "any-topic")
+    assert time.monotonic() - t0 < 10
+
+
+def test_doctor_with_an_external_broker_and_no_java(bootstrap: str, tmp_path) -> None:
+    # the Docker route: Java and Maven missing are notes (some lessons need them), not problems
+    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap, PATH=f"{tmp_path}:{os.path.dirname(sys.executable)}",
+               KFP_HOME=str(tmp_path))
+    env.pop("JAVA_HOME", None)
+    out = subprocess.run([sys.executable, "-m", "helpers", "doctor"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stdout
+    notes = [line for line in out.stdout.splitlines() if line.startswith("note")]
+    assert {line.split()[1] for line in notes} == {"java", "kafka"} and "embedded broker" in notes[0]
