@@ -777,6 +777,18 @@ def rebalance_story(client: str, bootstrap: str, topic: str, timeout: float = 30
         if not cond():
             raise TimeoutError(f"rebalance did not settle within {timeout:.0f} s; events so far: {events}")
 
+    def script(member: Callable[[str], Any], poll: Callable[[Any], Any] | None, owned: Callable[[Any], int],
+               leave: Callable[[Any], Any], left: str) -> None:
+        """The same story for every client: A alone owns both partitions, B joins (one each), B leaves."""
+        a = member("A")
+        until(lambda: owned(a) == 2, *([lambda: poll(a)] if poll else []))
+        b = member("B")
+        until(lambda: owned(a) == 1 and owned(b) == 1, *([lambda: poll(a), lambda: poll(b)] if poll else []))
+        leave(b)
+        events.append(f"B {left}")
+        until(lambda: owned(a) == 2, *([lambda: poll(a)] if poll else []))
+        leave(a)
+
     if client == "kafka-python":
         from kafka import ConsumerRebalanceListener, KafkaConsumer
 
@@ -796,16 +808,7 @@ def rebalance_story(client: str, bootstrap: str, topic: str, timeout: float = 30
             c.subscribe([topic], listener=listener(name))
             return c
 
-        a = member("A")
-        poll_a = lambda: a.poll(timeout_ms=100)  # noqa: E731
-        until(lambda: len(a.assignment()) == 2, poll_a)
-        b = member("B")
-        poll_b = lambda: b.poll(timeout_ms=100)  # noqa: E731
-        until(lambda: len(a.assignment()) == 1 and len(b.assignment()) == 1, poll_a, poll_b)
-        b.close()
-        events.append("B closed")
-        until(lambda: len(a.assignment()) == 2, poll_a)
-        a.close()
+        script(member, lambda c: c.poll(timeout_ms=100), lambda c: len(c.assignment()), lambda c: c.close(), "closed")
     elif client == "confluent-kafka":
         from confluent_kafka import Consumer
 
@@ -818,16 +821,7 @@ def rebalance_story(client: str, bootstrap: str, topic: str, timeout: float = 30
                             f"{name} revoked {sorted(p.partition for p in parts)}"))
             return c
 
-        a = member("A")
-        poll_a = lambda: a.poll(0.1)  # noqa: E731
-        until(lambda: len(a.assignment()) == 2, poll_a)
-        b = member("B")
-        poll_b = lambda: b.poll(0.1)  # noqa: E731
-        until(lambda: len(a.assignment()) == 1 and len(b.assignment()) == 1, poll_a, poll_b)
-        b.close()
-        events.append("B closed")
-        until(lambda: len(a.assignment()) == 2, poll_a)
-        a.close()
+        script(member, lambda c: c.poll(0.1), lambda c: len(c.assignment()), lambda c: c.close(), "closed")
     elif client == "pykafka":
         from pykafka import KafkaClient
 
@@ -841,17 +835,8 @@ def rebalance_story(client: str, bootstrap: str, topic: str, timeout: float = 30
             return t.get_balanced_consumer(group.encode(), managed=True, post_rebalance_callback=after,
                                            consumer_timeout_ms=100)
 
-        def owns(c: Any) -> int:
-            return len(getattr(c, "partitions", None) or {})
-
-        a = member("A")
-        until(lambda: owns(a) == 2)
-        b = member("B")
-        until(lambda: owns(a) == 1 and owns(b) == 1)
-        b.stop()
-        events.append("B stopped")
-        until(lambda: owns(a) == 2)
-        a.stop()
+        # managed balanced consumers poll in their own threads: nothing to poll from here
+        script(member, None, lambda c: len(getattr(c, "partitions", None) or {}), lambda c: c.stop(), "stopped")
     else:
         raise ConfigError(f"unknown client {client!r}", f"one of {CLIENTS}")
     return events

@@ -205,3 +205,17 @@ def test_pykafka_stop_drops_lingering_records_silently(bootstrap: str) -> None:
     assert lost["stored"] < lost["sent"]
     kept = clients.pykafka_stop_loss(bootstrap, n=2000, linger_ms=10, pending_timeout_ms=300, max_request_size=100_000)
     assert kept["stored"] == kept["sent"] == 2000
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka", "pykafka"])
+def test_rebalance_story_follows_the_script(client: str, bootstrap: str) -> None:
+    from helpers import admin
+
+    topic = admin.create_topic(bootstrap, admin.unique_topic("story"), partitions=2)
+    try:
+        events = clients.rebalance_story(client, bootstrap, topic)
+    finally:
+        admin.delete_topic(bootstrap, topic)
+    assert any(e.startswith("B assigned [") and e != "B assigned []" for e in events), events
+    left = next(i for i, e in enumerate(events) if e in ("B closed", "B stopped"))
+    assert "A assigned [0, 1]" in events[left + 1:], events  # A takes both partitions back
