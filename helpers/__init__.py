@@ -14,3 +14,14 @@ from .broker import Broker, ensure_broker, start, status, stop
 from .errors import WorkbookError
 
 __all__ = ["Broker", "WorkbookError", "ensure_broker", "start", "status", "stop"]
+
+
+def inspector(conn, **snapshot_args):  # noqa: ANN001, ANN201 - see helpers.cluster_view.inspector
+    """A panel showing the brokers, topics and consumer groups behind ``conn``, refreshed on demand
+    (``helpers.cluster_view``; usable from any lesson)."""
+    from .cluster_view import inspector as _inspector
+
+    return _inspector(conn, **snapshot_args)
+
+
+__all__.append("inspector")

@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 
-from . import bench, broker, doctor
+from . import bench, broker, cluster, doctor, topic_cli
 from .errors import WorkbookError
 
 
@@ -31,18 +31,38 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--version", default=broker.DEFAULT_VERSION, help=f"Kafka version (default {broker.DEFAULT_VERSION})")
     b.add_argument("--lines", type=int, default=40, help="with logs: how many lines")
     b.add_argument("--wipe", action="store_true", help="with stop: also delete the broker's data")
+    b.add_argument("--auto-create-topics", action="store_true",
+                   help="with start: reproduction mode for talk-era code, the broker creates a topic on first use "
+                        "(off by default: a typo is an error, not a new topic)")
+    b.add_argument("--security", choices=["plaintext", "ssl", "sasl_ssl"], default="plaintext",
+                   help="with start: TLS (ssl) or SCRAM over TLS with ACLs (sasl_ssl); prints the client properties file")
     d = sub.add_parser("doctor", help="check Python, the clients, Java, the jars and the broker")
     d.add_argument("--bootstrap", help="broker address to check (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)")
+    d.add_argument("--port", type=_port, default=None, help="check the embedded broker on this port (default $KFP_PORT or 9092)")
     bench.add_parser(sub)
+    topic_cli.add_parser(sub)
+    cluster.add_parser(sub)
     return p
 
 
 def _broker(args: argparse.Namespace) -> int:
     if args.action == "start":
-        b = broker.start(args.port, args.version, quiet=False)
+        auto = getattr(args, "auto_create_topics", False)
+        extra = {"auto.create.topics.enable": "true"} if auto else None
+        b = broker.start(args.port, args.version, quiet=False, security=args.security, extra_config=extra)
         if not b.started:
             print(b.describe())
+            if auto and not _auto_creates(b):
+                raise WorkbookError(f"the broker already running on port {args.port} does not create topics on first use",
+                                    f"stop it first (python -m helpers broker stop --port {args.port}), then start it "
+                                    "again with --auto-create-topics")
+        if auto:
+            print("REPRODUCTION MODE: this broker creates a topic the first time a client names it "
+                  "(auto.create.topics.enable=true), as brokers did for the talk's code. A typo now makes a new "
+                  "topic. Stop it and start it without --auto-create-topics for the lessons.")
         print(b.bootstrap)
+        if b.client_properties:
+            print(b.client_properties)
         return 0
     if args.action == "ensure":
         b = broker.ensure_broker(quiet=True)
@@ -63,6 +83,17 @@ def _broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _auto_creates(b: broker.Broker) -> bool:
+    """Whether a running embedded broker was started with topic auto-creation (from its server.properties)."""
+    from pathlib import Path
+
+    try:
+        props = (Path(b.run_dir) / "server.properties").read_text().splitlines()
+    except (OSError, TypeError):
+        return False
+    return "auto.create.topics.enable=true" in props
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; a WorkbookError becomes one line on stderr and exit status 1."""
     args = _parser().parse_args(argv)
@@ -74,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             return _broker(args)
         if args.command == "bench":
             return bench.cli(args)
-        return doctor.main(args.bootstrap)
+        if args.command == "topic":
+            return topic_cli.cli(args)
+        if args.command == "cluster":
+            return cluster.cli(args)
+        return doctor.main(args.bootstrap, args.port)
     except WorkbookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

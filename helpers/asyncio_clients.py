@@ -18,10 +18,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, TypeVar
 
+from .connection import ConnLike, aio_conf, ck_conf, kp_conf
+
 T = TypeVar("T")
 
 
-async def confluent_aio_roundtrip(bootstrap: str, topic: str, messages: list[bytes],
+async def confluent_aio_roundtrip(conn: ConnLike, topic: str, messages: list[bytes],
                                   timeout: float = 15.0) -> dict[str, Any]:
     """Produce ``messages`` to partition 0 with AIOProducer (awaiting each delivery), then read
     them back with AIOConsumer, assigned to partition 0 from the first offset written."""
@@ -29,7 +31,7 @@ async def confluent_aio_roundtrip(bootstrap: str, topic: str, messages: list[byt
     from confluent_kafka.aio import AIOConsumer, AIOProducer
 
     t0 = time.monotonic()
-    producer = AIOProducer({"bootstrap.servers": bootstrap, "message.timeout.ms": int(timeout * 1000)})
+    producer = AIOProducer({**ck_conf(conn), "message.timeout.ms": int(timeout * 1000)})
     try:
         # produce() returns an asyncio future per message: await them all, the loop stays free meanwhile
         futures = [await producer.produce(topic, value, partition=0) for value in messages]
@@ -38,7 +40,7 @@ async def confluent_aio_roundtrip(bootstrap: str, topic: str, messages: list[byt
     finally:
         await producer.close()
     offsets = [m.offset() for m in delivered]
-    consumer = AIOConsumer({"bootstrap.servers": bootstrap, "group.id": f"aio-{uuid.uuid4().hex[:8]}",
+    consumer = AIOConsumer({**ck_conf(conn), "group.id": f"aio-{uuid.uuid4().hex[:8]}",
                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
     got: list[bytes] = []
     try:
@@ -53,21 +55,21 @@ async def confluent_aio_roundtrip(bootstrap: str, topic: str, messages: list[byt
             "seconds": round(time.monotonic() - t0, 2)}
 
 
-async def aiokafka_roundtrip(bootstrap: str, topic: str, messages: list[bytes],
+async def aiokafka_roundtrip(conn: ConnLike, topic: str, messages: list[bytes],
                              timeout: float = 15.0) -> dict[str, Any]:
     """Produce ``messages`` to partition 0 with AIOKafkaProducer.send_and_wait, then read them back
     with AIOKafkaConsumer, assigned to partition 0 from the first offset written."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
     t0 = time.monotonic()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    producer = AIOKafkaProducer(**aio_conf(conn), request_timeout_ms=int(timeout * 1000))
     await asyncio.wait_for(producer.start(), timeout)
     try:
         results = [await asyncio.wait_for(producer.send_and_wait(topic, value, partition=0), timeout)
                    for value in messages]
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=f"aio-{uuid.uuid4().hex[:8]}",
+    consumer = AIOKafkaConsumer(**aio_conf(conn), group_id=f"aio-{uuid.uuid4().hex[:8]}",
                                 enable_auto_commit=False)
     await asyncio.wait_for(consumer.start(), timeout)
     got: list[bytes] = []
@@ -124,7 +126,7 @@ async def heartbeat_while(awaitable: Awaitable[T], every: float = 0.002) -> tupl
     return result, Heartbeat(len(seen) - 2, round(longest * 1000, 1), round((seen[-1] - seen[0]) * 1000, 1))
 
 
-async def blocking_poll(bootstrap: str, topic: str, timeout: float = 0.5) -> int:
+async def blocking_poll(conn: ConnLike, topic: str, timeout: float = 0.5) -> int:
     """The mistake, for contrast: a synchronous kafka-python ``poll()`` inside a coroutine.
 
     It reads partition 0 of ``topic`` from its end, so the poll waits its whole ``timeout`` and
@@ -132,7 +134,7 @@ async def blocking_poll(bootstrap: str, topic: str, timeout: float = 0.5) -> int
     """
     from kafka import KafkaConsumer, TopicPartition
 
-    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    c = KafkaConsumer(**kp_conf(conn), enable_auto_commit=False)
     try:
         tp = TopicPartition(topic, 0)
         c.assign([tp])

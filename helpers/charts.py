@@ -1,33 +1,93 @@
-"""Charts for the lessons (altair), readable in JupyterLab and outside it.
+"""Charts for the lessons (altair), readable in JupyterLab, on GitHub and in a fresh untrusted clone.
 
-:func:`use_workbook_renderer` makes every altair chart carry two representations: the
-Vega-Lite spec (for front ends with a Vega-Lite renderer), and a static SVG rendered
-locally by vl-convert, which JupyterLab, GitHub and nbviewer all show. Nothing is fetched
-from a CDN at run time (altair's default HTML renderer would load Vega from one).
+:func:`use_workbook_renderer` makes every altair chart carry four representations:
+
+- ``application/vnd.vegalite.v5+json``: the spec, drawn live (with tooltips) by JupyterLab's own
+  Vega extension, which handles Vega-Lite 3 to 5 and is marked safe, so it draws in an untrusted
+  notebook too. That is why altair is pinned to 5.x: altair 6 emits Vega-Lite v6, for which
+  JupyterLab 4.6 has no renderer.
+- ``image/png`` and ``image/svg+xml``: static pictures rendered locally by vl-convert (GitHub and
+  nbviewer show the PNG; a trusted JupyterLab without the Vega extension shows the SVG).
+- ``text/plain``: one line naming the chart, for terminals.
+
+Each chart gets a ``description`` (its title unless it has one), which Vega writes into the SVG's
+``aria-label``: the alt text a screen reader reads. Nothing is fetched from a CDN at run time.
 """
 from __future__ import annotations
+
+import base64
 
 import altair as alt
 
 _RENDERER = "workbook"
+#: the Vega-Lite version vl-convert compiles with: altair's own (5.20 for altair 5.5)
+VL_VERSION = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
 
 
-def _render(spec: dict, **kwargs: object) -> dict:
-    major = alt.SCHEMA_VERSION.lstrip("v").split(".")[0]
+def chart_title(spec: dict) -> str:
+    """The chart's title (or description) as one line of text."""
     title = spec.get("title")
-    text = title if isinstance(title, str) else (title or {}).get("text", "chart") if isinstance(title, dict) else "chart"
-    bundle: dict[str, object] = {f"application/vnd.vegalite.v{major}+json": spec, "text/plain": f"<chart: {text}>"}
+    if isinstance(title, dict):
+        title = title.get("text")
+    if isinstance(title, list):
+        title = " ".join(map(str, title))
+    return str(title or spec.get("description") or "chart")
+
+
+def mime_bundle(spec: dict) -> dict[str, object]:
+    """The output bundle for one Vega-Lite spec: live spec, PNG, SVG and a text line."""
+    spec = dict(spec)
+    spec.setdefault("description", chart_title(spec))
+    major = alt.SCHEMA_VERSION.lstrip("v").split(".")[0]
+    bundle: dict[str, object] = {f"application/vnd.vegalite.v{major}+json": spec,
+                                 "text/plain": f"<chart: {chart_title(spec)}>"}
     try:
         import vl_convert as vlc
 
-        bundle["image/svg+xml"] = vlc.vegalite_to_svg(spec)
-    except Exception:  # no static fallback is better than no chart
+        bundle["image/svg+xml"] = _with_alt(vlc.vegalite_to_svg(spec, vl_version=VL_VERSION), spec["description"])
+        bundle["image/png"] = base64.b64encode(compact_png(vlc.vegalite_to_png(spec, vl_version=VL_VERSION))).decode()
+    except Exception:  # no static copy is better than no chart: the live spec still draws
         pass
     return bundle
 
 
+def _with_alt(svg: str, alt_text: str) -> str:
+    """The SVG with its alt text: ``role="img"``, ``aria-label`` and a ``<title>`` on the root element."""
+    from html import escape
+
+    label = escape(alt_text, quote=True)
+    head, sep, rest = svg.partition(">")
+    if not head.startswith("<svg") or "aria-label" in head:
+        return svg
+    return f'{head} role="img" aria-label="{label}"{sep}<title>{label}</title>{rest}'
+
+
+def compact_png(raw: bytes, colors: int = 64) -> bytes:
+    """The PNG with a 64-colour palette: a chart's flat colours survive, the file is ~15x smaller
+    (anti-aliased edges otherwise make every stored chart weigh 100-150 kB)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(raw)).convert("RGBA").quantize(colors=colors, method=Image.Quantize.FASTOCTREE).save(
+        out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def png_from_svg(svg: str) -> str:
+    """A base64 PNG of a stored chart's SVG (for outputs saved before the PNG was part of the bundle)."""
+    import vl_convert as vlc
+
+    return base64.b64encode(compact_png(vlc.svg_to_png(svg))).decode()
+
+
+def _render(spec: dict, **kwargs: object) -> dict:
+    return mime_bundle(spec)
+
+
 def use_workbook_renderer() -> None:
-    """Register and enable the renderer that adds a static SVG to every chart (idempotent)."""
+    """Register and enable the renderer that adds PNG/SVG copies to every chart (idempotent)."""
     if _RENDERER not in alt.renderers.names():
         alt.renderers.register(_RENDERER, _render)
     alt.renderers.enable(_RENDERER)
@@ -80,7 +140,7 @@ def pipeline_chart(sources: list[str], sinks: list[str]) -> alt.HConcatChart:
 
     def panel(edges: list[dict], nodes: list[dict], title: str) -> alt.LayerChart:
         scale_x = alt.Scale(domain=[-0.35, 1.35])
-        scale_y = alt.Scale(domain=[0, 1])
+        scale_y = alt.Scale(domain=[0, 1.08])  # head room: the top node's label sits above its dot
         lines = alt.Chart(pd.DataFrame(edges)).mark_line(opacity=0.5, strokeWidth=1.2).encode(
             x=alt.X("x:Q", scale=scale_x, axis=None), y=alt.Y("y:Q", scale=scale_y, axis=None), detail="edge:N")
         pts = alt.Chart(pd.DataFrame(nodes))
@@ -199,16 +259,25 @@ def ownership_chart(intervals, marks: list[dict] | None = None, title: str | Non
         title=title or "Who owns which partition over time (gaps = a rebalance in progress)")
 
 
-def assignment_chart(assignment: dict[str, list[int]], title: str = "Partition assignment now") -> alt.Chart:
-    """One bar segment per partition, grouped by the member that owns it."""
+def assignment_chart(assignment: dict[str, list[int]], title: str = "Partition assignment now") -> alt.LayerChart:
+    """One bar segment per partition, grouped by the member that owns it; idle members are listed too."""
     import pandas as pd
 
-    df = pd.DataFrame([{"member": m, "partition": f"p{p}", "n": 1} for m, ps in assignment.items() for p in ps]
-                      or [{"member": m, "partition": "-", "n": 0} for m in assignment])
-    return alt.Chart(df).mark_bar(stroke="white").encode(
-        y=alt.Y("member:N", title="consumer"), x=alt.X("sum(n):Q", title="partitions owned"),
-        color=alt.Color("partition:N"), tooltip=["member", "partition"]).properties(
-        width=_WIDTH, height=30 * max(2, len(assignment)), title=title)
+    df = pd.DataFrame([{"member": m, "partition": f"p{p}", "n": 1} for m, ps in assignment.items() for p in ps],
+                      columns=["member", "partition", "n"])
+    idle = pd.DataFrame([{"member": m, "n": 0, "label": "idle: no partition to read"}
+                         for m, ps in assignment.items() if not ps], columns=["member", "n", "label"])
+    most = max([len(ps) for ps in assignment.values()] + [1])
+    y = alt.Y("member:N", title="consumer", sort=list(assignment))
+    x = alt.X("sum(n):Q", title="partitions owned", scale=alt.Scale(domain=[0, most]),
+              axis=alt.Axis(tickMinStep=1, format="d"))
+    bars = alt.Chart(df).mark_bar(stroke="white").encode(
+        y=y, x=x, color=alt.Color("partition:N"), tooltip=["member", "partition"])
+    layers = [bars]
+    if len(idle):
+        layers.append(alt.Chart(idle).mark_text(align="left", dx=4, color="#666666", fontStyle="italic").encode(
+            y=y, x=alt.X("n:Q"), text="label:N"))
+    return alt.layer(*layers).properties(width=_WIDTH, height=30 * max(2, len(assignment)), title=title)
 
 
 def lag_chart(lag_df, title: str = "Consumer lag: messages behind the log end, stacked by partition") -> alt.Chart:
@@ -231,8 +300,9 @@ def delivery_chart(df) -> alt.LayerChart:
                        label=[f"{lo} lost, {du} duplicated" for lo, du in zip(wide["lost"], wide["duplicates"])])
     y = alt.Y("strategy:N", sort=list(df.index), title=None)
     bars = alt.Chart(long).mark_bar().encode(
-        y=y, x=alt.X("count:Q", title="messages"),
-        color=alt.Color("outcome:N", scale=alt.Scale(domain=["lost", "duplicates"], range=["#d62728", "#ff7f0e"])),
+        y=y, x=alt.X("count:Q", title="messages", scale=alt.Scale(domain=[0, max(10, int(wide["total"].max()) * 2)])),
+        color=alt.Color("outcome:N", scale=alt.Scale(domain=["lost", "duplicates"], range=["#d62728", "#ff7f0e"]),
+                        legend=alt.Legend(orient="bottom", title=None)),  # below: the labels need the right side
         yOffset="outcome:N", tooltip=["strategy", "outcome", "count"])
     labels = alt.Chart(wide).mark_text(align="left", dx=6, fontSize=11).encode(y=y, x="total:Q", text="label:N")
     return (bars + labels).properties(

@@ -22,11 +22,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import admin, broker, clients, protocol
+from . import admin, broker, clients
 from .clients import CLIENTS
+from .connection import ConnLike, as_connection, bootstrap_of, ck_conf, kp_conf, pk_conf
 from .errors import BrokerStartError, WorkbookError
 
-KAFKA4_VERSION = "4.1.1"  # Maven Central serves it; JoinGroup v0-1 (pykafka's) is back since 4.0.1
+KAFKA4_VERSION = "4.4.0"  # the newest 4.x Maven Central serves (checked 2026-12); lesson 05 and 10 start it
 STEPS = ("produce", "consume")
 # the requests pykafka 2.8.0 sends, with the version it uses (the newest its protocol/ modules know; with the
 # default broker_version='0.9.0' it skips ApiVersions and uses its built-in table, cluster.py fetch_api_versions)
@@ -59,11 +60,11 @@ def stop_kafka4(b: broker.Broker) -> None:
         shutil.rmtree(broker.run_dir(b.port), ignore_errors=True)
 
 
-def protocol_table(brokers: dict[str, str]) -> Any:
+def protocol_table(brokers: dict[str, ConnLike]) -> Any:
     """For each request pykafka sends: its version, and the versions each broker accepts (live ApiVersions)."""
     import pandas as pd
 
-    ranges = {label: protocol.probe(addr).api_versions for label, addr in brokers.items()}
+    ranges = {label: broker.check_reachable(addr, timeout=5).api_versions for label, addr in brokers.items()}
     rows = []
     for name, (key, used) in PYKAFKA_REQUESTS.items():
         row: dict[str, Any] = {"request": name, "pykafka sends": f"v{used}"}
@@ -99,12 +100,12 @@ class Attempt:
 _PROBE = r"""
 import json, sys, time, warnings, logging
 warnings.filterwarnings("ignore"); logging.disable(logging.CRITICAL)
-client, step, bootstrap, topic, n, timeout = sys.argv[1:7]
+client, step, bootstrap, topic, n, timeout, config = sys.argv[1:8]
 n, timeout = int(n), float(timeout)
 t0 = time.monotonic()
 try:
-    from helpers import compat
-    detail = compat._run_step(client, step, bootstrap, topic, n, timeout)
+    from helpers import compat, connection
+    detail = compat._run_step(client, step, connection.from_cli(bootstrap, config or None), topic, n, timeout)
     out = {"ok": True, "detail": detail}
 except Exception as exc:
     out = {"ok": False, "detail": f"{type(exc).__module__}.{type(exc).__name__}: {exc}"[:300]}
@@ -113,21 +114,21 @@ print("RESULT " + json.dumps(out), flush=True)
 """
 
 
-def _run_step(client: str, step: str, bootstrap: str, topic: str, n: int, timeout: float) -> str:
+def _run_step(client: str, step: str, conn: ConnLike, topic: str, n: int, timeout: float) -> str:
     """Produce ``n`` messages or read ``n`` back with ``client`` (runs inside the probe subprocess)."""
     values = [f"m{i}".encode() for i in range(n)]
     if step == "produce":
         if client == "kafka-python":
             from kafka import KafkaProducer
 
-            p = KafkaProducer(bootstrap_servers=bootstrap, max_block_ms=int(timeout * 1000))
+            p = KafkaProducer(**kp_conf(conn), max_block_ms=int(timeout * 1000))
             futures = [p.send(topic, v) for v in values]
             offsets = [f.get(timeout=timeout).offset for f in futures]
             p.close(timeout=5)
         elif client == "confluent-kafka":
             from confluent_kafka import KafkaException, Producer
 
-            p = Producer(clients.ck_conf(bootstrap, {"message.timeout.ms": int(timeout * 1000)}))
+            p = Producer(ck_conf(conn, {"message.timeout.ms": int(timeout * 1000)}))
             offsets = []
 
             def report(err: Any, msg: Any) -> None:
@@ -141,7 +142,7 @@ def _run_step(client: str, step: str, bootstrap: str, topic: str, n: int, timeou
         else:
             from pykafka import KafkaClient
 
-            kc = KafkaClient(hosts=bootstrap, socket_timeout_ms=int(timeout * 1000))
+            kc = KafkaClient(**pk_conf(conn), socket_timeout_ms=int(timeout * 1000))
             with kc.topics[topic].get_sync_producer(linger_ms=0, min_queued_messages=1, max_retries=1) as p:
                 for v in values:
                     p.produce(v)
@@ -154,7 +155,7 @@ def _run_step(client: str, step: str, bootstrap: str, topic: str, n: int, timeou
         from pykafka import KafkaClient
         from pykafka.common import OffsetType
 
-        kc = KafkaClient(hosts=bootstrap, socket_timeout_ms=int(timeout * 1000))
+        kc = KafkaClient(**pk_conf(conn), socket_timeout_ms=int(timeout * 1000))
         c = kc.topics[topic].get_simple_consumer(auto_offset_reset=OffsetType.EARLIEST, reset_offset_on_start=True,
                                                 consumer_timeout_ms=int(timeout * 1000))
         try:
@@ -162,7 +163,7 @@ def _run_step(client: str, step: str, bootstrap: str, topic: str, n: int, timeou
         finally:
             c.stop()
     else:
-        got = clients.read_partition(client, bootstrap, topic, n, timeout=timeout)
+        got = clients.read_partition(client, conn, topic, n, timeout=timeout)
     if got != values:
         raise RuntimeError(f"read {len(got)} of {n} messages")
     return f"{n} read back"
@@ -191,12 +192,13 @@ def _log_size(b: broker.Broker | None) -> int:
         return 0
 
 
-def attempt(client: str, step: str, bootstrap: str, topic: str, n: int = 3, timeout: float = 8.0,
+def attempt(client: str, step: str, conn: ConnLike, topic: str, n: int = 3, timeout: float = 8.0,
             handle: broker.Broker | None = None, label: str = "") -> Attempt:
     """Run one step of one client in a subprocess, killed after ``timeout`` + 20 s at most."""
     before = _log_size(handle)
     t0 = time.monotonic()
-    cmd = [sys.executable, "-c", _PROBE, client, step, bootstrap, topic, str(n), str(timeout)]
+    cfg = as_connection(conn).command_config()
+    cmd = [sys.executable, "-c", _PROBE, client, step, bootstrap_of(conn), topic, str(n), str(timeout), str(cfg or "")]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 20,
                              cwd=str(Path(__file__).resolve().parent.parent))
@@ -206,7 +208,7 @@ def attempt(client: str, step: str, bootstrap: str, topic: str, n: int = 3, time
     except subprocess.TimeoutExpired:
         data = {"ok": False, "detail": f"no answer within {timeout + 20:.0f} s (killed)"}
     time.sleep(0.2)  # let the broker flush its log line
-    return Attempt(label or bootstrap, client, step, bool(data["ok"]), data["detail"],
+    return Attempt(label or bootstrap_of(conn), client, step, bool(data["ok"]), data["detail"],
                    data.get("seconds", round(time.monotonic() - t0, 2)), _broker_says(handle, before))
 
 
@@ -226,29 +228,29 @@ def matrix(brokers: dict[str, broker.Broker], clients: tuple[str, ...] = CLIENTS
     results: list[Attempt] = []
     try:
         for label, b, c in jobs:
-            produced = admin.create_topic(b.bootstrap, admin.unique_topic(f"compat-{c}"))
-            seeded = admin.create_topic(b.bootstrap, admin.unique_topic(f"compat-read-{c}"))
+            produced = admin.create_topic(b.connection, admin.unique_topic(f"compat-{c}"))
+            seeded = admin.create_topic(b.connection, admin.unique_topic(f"compat-read-{c}"))
             try:
-                _seed(b.bootstrap, seeded, n)
-                results.append(attempt(c, "produce", b.bootstrap, produced, n, timeout, b, label))
+                _seed(b.connection, seeded, n)
+                results.append(attempt(c, "produce", b.connection, produced, n, timeout, b, label))
                 if bar is not None:
                     bar.update(1)
-                results.append(attempt(c, "consume", b.bootstrap, seeded, n, timeout, b, label))
+                results.append(attempt(c, "consume", b.connection, seeded, n, timeout, b, label))
                 if bar is not None:
                     bar.update(1)
             finally:
-                admin.delete_topic(b.bootstrap, produced, seeded)
+                admin.delete_topic(b.connection, produced, seeded)
     finally:
         if bar is not None:
             bar.close()
     return results
 
 
-def _seed(bootstrap: str, topic: str, n: int) -> None:
+def _seed(conn: ConnLike, topic: str, n: int) -> None:
     """Write ``m0`` ... ``m{n-1}`` to partition 0 of ``topic`` with confluent-kafka, for the consume step."""
     from confluent_kafka import Producer
 
-    p = Producer(clients.ck_conf(bootstrap))
+    p = Producer(ck_conf(conn))
     for i in range(n):
         p.produce(topic, f"m{i}".encode(), partition=0)
     if p.flush(10):

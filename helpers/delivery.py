@@ -13,6 +13,9 @@ Strategies (``batch`` messages per poll round):
 
 * ``auto`` — ``enable.auto.commit=true``: the client commits in the background every
   ``auto.commit.interval.ms``; what a crash costs depends on timing.
+* ``auto-store-after`` — auto commit with librdkafka's fix: ``enable.auto.offset.store=false`` and
+  ``store_offsets(message)`` after processing each message, so the background commit covers only
+  processed messages (nothing lost; a crash repeats at most what was processed since the last commit).
 * ``at-most-once`` — commit the batch's offsets first, then process: a crash loses the rest of the batch.
 * ``at-least-once`` — process the batch, then commit synchronously: a crash repeats the batch.
 * ``at-least-once-async`` — as above with ``commit(asynchronous=True)``: faster, and a crash
@@ -37,21 +40,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import admin
-from .clients import bounded_poll, ck_conf, ck_poll_one
+from .clients import bounded_poll, ck_poll_one
+from .connection import ConnLike, ck_conf, cli_args, from_cli
 from .errors import WorkbookError
 
 if TYPE_CHECKING:
     import pandas as pd
     from confluent_kafka import Consumer
 
-STRATEGIES = ("auto", "at-most-once", "at-least-once", "at-least-once-async", "exactly-once")
+STRATEGIES = ("auto", "auto-store-after", "at-most-once", "at-least-once", "at-least-once-async", "exactly-once")
 
 
-def _consumer(bootstrap: str, topic: str, group: str, strategy: str) -> "Consumer":
+def _consumer(conn: ConnLike, topic: str, group: str, strategy: str) -> "Consumer":
     from confluent_kafka import OFFSET_STORED, Consumer, TopicPartition
 
-    c = Consumer(ck_conf(bootstrap, {"group.id": group, "auto.offset.reset": "earliest",
-                                     "enable.auto.commit": strategy == "auto", "auto.commit.interval.ms": 200,
+    c = Consumer(ck_conf(conn, {"group.id": group, "auto.offset.reset": "earliest",
+                                     "enable.auto.commit": strategy.startswith("auto"), "auto.commit.interval.ms": 200,
+                                     "enable.auto.offset.store": strategy != "auto-store-after",
                                      "isolation.level": "read_committed"}))
     c.assign([TopicPartition(topic, 0, OFFSET_STORED)])  # start at the group's committed offset
     return c
@@ -62,7 +67,7 @@ def _batch(consumer: "Consumer", size: int, timeout: float = 5.0) -> list[Any]:
     return bounded_poll(lambda: ck_poll_one(consumer, 0.2), size, timeout)
 
 
-def work(bootstrap: str, topic: str, group: str, strategy: str, sink: str, end: int,
+def work(conn: ConnLike, topic: str, group: str, strategy: str, sink: str, end: int,
          crash_after: int | None = None, batch: int = 10, process_ms: float = 10.0,
          out_topic: str | None = None, timeout: float = 30.0) -> int:
     """Process ``topic`` up to offset ``end`` with ``strategy``; die hard after ``crash_after`` messages.
@@ -71,14 +76,18 @@ def work(bootstrap: str, topic: str, group: str, strategy: str, sink: str, end: 
 
     if strategy not in STRATEGIES:
         raise WorkbookError(f"unknown strategy {strategy!r}", "use one of " + ", ".join(STRATEGIES))
-    c = _consumer(bootstrap, topic, group, strategy)
+    c = _consumer(conn, topic, group, strategy)
     producer = None
     if strategy == "exactly-once":
-        producer = Producer(ck_conf(bootstrap, {"transactional.id": f"{group}-processor",
+        producer = Producer(ck_conf(conn, {"transactional.id": f"{group}-processor",
                                                 "transaction.timeout.ms": 10000}))
         producer.init_transactions(15)  # fences an earlier incarnation and aborts its open transaction
     done = 0
     deadline = time.monotonic() + timeout
+
+    def consumer_store(msg) -> None:  # noqa: ANN001
+        c.store_offsets(message=msg)
+
     with open(sink, "a", buffering=1) as out:  # line-buffered: every processed number reaches the file
         def process(msg) -> None:  # noqa: ANN001
             nonlocal done
@@ -87,6 +96,8 @@ def work(bootstrap: str, topic: str, group: str, strategy: str, sink: str, end: 
                 producer.produce(out_topic, msg.value(), key=msg.key())
             else:
                 out.write(msg.value().decode() + "\n")
+            if strategy == "auto-store-after":
+                consumer_store(msg)  # only now may the background commit include this message
             done += 1
             if crash_after is not None and done >= crash_after:
                 if producer is not None:
@@ -118,18 +129,18 @@ def work(bootstrap: str, topic: str, group: str, strategy: str, sink: str, end: 
     return done
 
 
-def fill(bootstrap: str, topic: str, n: int) -> None:
+def fill(conn: ConnLike, topic: str, n: int) -> None:
     """Send the numbers ``0`` .. ``n-1`` (as text) to ``topic`` with a plain producer, in order."""
     from confluent_kafka import Producer
 
-    p = Producer(ck_conf(bootstrap))
+    p = Producer(ck_conf(conn))
     for i in range(n):
         p.produce(topic, str(i).encode())
     if p.flush(15):
         raise WorkbookError(f"could not fill {topic!r}", "is the broker running? python -m helpers doctor")
 
 
-def simulate(bootstrap: str, strategy: str, n: int = 100, crash_after: int = 25, batch: int = 10,
+def simulate(conn: ConnLike, strategy: str, n: int = 100, crash_after: int = 25, batch: int = 10,
              process_ms: float = 10.0, timeout: float = 40.0) -> dict:
     """Run ``strategy`` over ``n`` messages with a hard crash after ``crash_after``; count the damage.
 
@@ -141,15 +152,15 @@ def simulate(bootstrap: str, strategy: str, n: int = 100, crash_after: int = 25,
 
     if strategy not in STRATEGIES:
         raise WorkbookError(f"unknown strategy {strategy!r}", "use one of " + ", ".join(STRATEGIES))
-    src = admin.create_topic(bootstrap, admin.unique_topic(f"delivery-{strategy}"))
-    out_topic = admin.create_topic(bootstrap, admin.unique_topic("delivery-out")) if strategy == "exactly-once" else None
+    src = admin.create_topic(conn, admin.unique_topic(f"delivery-{strategy}"))
+    out_topic = admin.create_topic(conn, admin.unique_topic("delivery-out")) if strategy == "exactly-once" else None
     group = admin.unique_topic(f"g-{strategy}")
     sink = Path(tempfile.mkstemp(prefix="sink-", suffix=".txt")[1])
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
 
     def worker(crash: int | None, ms: float) -> subprocess.CompletedProcess:
-        args = [sys.executable, "-m", "helpers.delivery", "--bootstrap", bootstrap, "--topic", src, "--group", group,
+        args = [sys.executable, "-m", "helpers.delivery", *cli_args(conn), "--topic", src, "--group", group,
                 "--strategy", strategy, "--sink", str(sink), "--end", str(n), "--batch", str(batch),
                 "--process-ms", str(ms), "--timeout", str(timeout)]
         args += (["--crash-after", str(crash)] if crash is not None else []) + \
@@ -164,19 +175,19 @@ def simulate(bootstrap: str, strategy: str, n: int = 100, crash_after: int = 25,
         return (proc.stderr.strip().splitlines() or ["no output"])[-1]
 
     try:
-        fill(bootstrap, src, n)
+        fill(conn, src, n)
         crashed = worker(crash_after, process_ms)
         if crashed.returncode != 1:
             raise WorkbookError(f"the {strategy} worker ended with code {crashed.returncode} instead of crashing: "
                                 f"{last_line(crashed)}")
-        at_crash = offsets.committed(bootstrap, group, src).get(0)
+        at_crash = offsets.committed(conn, group, src).get(0)
         restarted = worker(None, 0)
         if restarted.returncode != 0:
             raise WorkbookError(f"the restarted {strategy} worker failed (code {restarted.returncode}): "
                                 f"{last_line(restarted)}", "is the broker running? python -m helpers doctor")
         if out_topic:
-            seen = [int(r.value) for r in offsets.read(bootstrap, out_topic, isolation="read_committed", timeout=15)]
-            raw = len(offsets.read(bootstrap, out_topic, isolation="read_uncommitted", timeout=15))
+            seen = [int(r.value) for r in offsets.read(conn, out_topic, isolation="read_committed", timeout=15)]
+            raw = len(offsets.read(conn, out_topic, isolation="read_uncommitted", timeout=15))
         else:
             seen = [int(line) for line in sink.read_text().split()]
             raw = None
@@ -190,20 +201,21 @@ def simulate(bootstrap: str, strategy: str, n: int = 100, crash_after: int = 25,
         return result
     finally:
         sink.unlink(missing_ok=True)
-        admin.delete_topic(bootstrap, *(t for t in (src, out_topic) if t))
-        admin.delete_groups(bootstrap, group)
+        admin.delete_topic(conn, *(t for t in (src, out_topic) if t))
+        admin.delete_groups(conn, group)
 
 
-def compare(bootstrap: str, strategies: tuple[str, ...] = STRATEGIES, **kwargs: Any) -> "pd.DataFrame":
+def compare(conn: ConnLike, strategies: tuple[str, ...] = STRATEGIES, **kwargs: Any) -> "pd.DataFrame":
     """:func:`simulate` for each strategy, as a DataFrame indexed by strategy."""
     import pandas as pd
 
-    return pd.DataFrame([simulate(bootstrap, s, **kwargs) for s in strategies]).set_index("strategy")
+    return pd.DataFrame([simulate(conn, s, **kwargs) for s in strategies]).set_index("strategy")
 
 
 def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="one delivery-semantics worker (run by helpers.delivery.simulate)")
     ap.add_argument("--bootstrap", required=True)
+    ap.add_argument("--config", help="client properties file of a secured connection")
     ap.add_argument("--topic", required=True)
     ap.add_argument("--group", required=True)
     ap.add_argument("--strategy", required=True, choices=STRATEGIES)
@@ -215,7 +227,7 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-topic")
     ap.add_argument("--timeout", type=float, default=30.0)
     a = ap.parse_args(argv)
-    work(a.bootstrap, a.topic, a.group, a.strategy, a.sink, a.end, a.crash_after, a.batch, a.process_ms, a.out_topic,
+    work(from_cli(a.bootstrap, a.config), a.topic, a.group, a.strategy, a.sink, a.end, a.crash_after, a.batch, a.process_ms, a.out_topic,
          timeout=a.timeout)
     return 0
 

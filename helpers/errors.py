@@ -40,6 +40,22 @@ class BrokerUnreachableError(WorkbookError):
     """Nothing answers the Kafka protocol at a bootstrap address."""
 
 
+class OtherHomeBrokerError(ForeignBrokerError):
+    """The port is held by a workbook broker started from another KFP_HOME (another checkout)."""
+
+
+class StorageError(WorkbookError):
+    """A folder the workbook writes to is read-only, not ours to write, or full."""
+
+
+class DiskFullError(StorageError):
+    """No space left on the disk holding the jars or the broker's data."""
+
+
+class JarIntegrityError(JarResolutionError):
+    """A cached or downloaded jar does not match its checksum."""
+
+
 class ConfigError(WorkbookError):
     """A client setting that does not exist, or does not exist in that client."""
 
@@ -55,7 +71,9 @@ def install_ipython_handler() -> bool:
         return False
 
     def _one_line(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's signature
-        print(f"\x1b[31m{etype.__name__}: {value}\x1b[0m")
+        # still an error (the cell's reply says so, so Run All stops and nbval fails it), with a one-line
+        # "traceback": what happened and what to do, no frames from deep inside a client
+        shell._showtraceback(etype, value, [f"\x1b[31m{etype.__name__}: {value}\x1b[0m"])
         return None
 
     ip.set_custom_exc((WorkbookError,), _one_line)

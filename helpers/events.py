@@ -15,7 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from .clients import ck_conf
+from .connection import ConnLike, ck_conf
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,7 +70,7 @@ def decode(value: bytes | str) -> dict:
     return json.loads(value)
 
 
-def produce(bootstrap: str, topic: str, events: Iterable[dict], key: str | None = None,
+def produce(conn: ConnLike, topic: str, events: Iterable[dict], key: str | None = None,
             rate: float | None = None, timeout: float = 20.0, stop: threading.Event | None = None,
             use_event_time: bool = False) -> int:
     """Send ``events`` to ``topic`` as JSON (keyed by the field ``key``); returns how many were delivered.
@@ -80,7 +80,7 @@ def produce(bootstrap: str, topic: str, events: Iterable[dict], key: str | None 
     """
     from confluent_kafka import Producer
 
-    p = Producer(ck_conf(bootstrap, {"linger.ms": 5, "message.timeout.ms": int(timeout * 1000)}))
+    p = Producer(ck_conf(conn, {"linger.ms": 5, "message.timeout.ms": int(timeout * 1000)}))
     delivered = 0
 
     def on_delivery(err, msg) -> None:  # noqa: ANN001 - librdkafka's callback signature
@@ -107,13 +107,13 @@ def produce(bootstrap: str, topic: str, events: Iterable[dict], key: str | None 
 class Feed:
     """A background thread producing events at a steady rate; ``stop()`` ends it (also a context manager)."""
 
-    def __init__(self, bootstrap: str, topic: str, events: list[dict], key: str | None = None, rate: float = 50.0):
+    def __init__(self, conn: ConnLike, topic: str, events: list[dict], key: str | None = None, rate: float = 50.0):
         self._stop = threading.Event()
         self.delivered = 0
         self.total = len(events)
 
         def run() -> None:
-            self.delivered = produce(bootstrap, topic, events, key=key, rate=rate, stop=self._stop)
+            self.delivered = produce(conn, topic, events, key=key, rate=rate, stop=self._stop)
 
         self._thread = threading.Thread(target=run, name=f"feed-{topic}", daemon=True)
         self._thread.start()
@@ -140,9 +140,10 @@ class Feed:
         self.stop()
 
 
-def consume(bootstrap: str, topic: str, group: str | None = None, max_events: int | None = None,
+def consume(conn: ConnLike, topic: str, group: str | None = None, max_events: int | None = None,
             seconds: float = 10.0, idle: float | None = None, from_beginning: bool = True) -> Iterator[dict]:
-    """Yield decoded events from ``topic`` as they arrive, for at most ``seconds`` (and ``max_events``).
+    """Yield decoded events from ``topic`` as they arrive, for at most ``seconds`` (and ``max_events``),
+    counted from when the group has assigned the partitions (its join can take seconds on a busy machine).
 
     ``idle`` stops early once nothing arrived for that many seconds. With a ``group`` it commits as it
     goes (so the next call with that group continues where this one stopped); without one it reads in
@@ -154,13 +155,19 @@ def consume(bootstrap: str, topic: str, group: str | None = None, max_events: in
 
     from confluent_kafka import Consumer
 
-    c = Consumer(ck_conf(bootstrap, {"group.id": group or f"events-{uuid.uuid4().hex[:8]}",
+    c = Consumer(ck_conf(conn, {"group.id": group or f"events-{uuid.uuid4().hex[:8]}",
                                      "auto.offset.reset": "earliest" if from_beginning else "latest",
                                      "session.timeout.ms": 6000, "enable.auto.commit": group is not None,
                                      "auto.commit.interval.ms": 500}))
     n = 0
     try:
         c.subscribe([topic])
+        from .clients import wait_assigned
+
+        early = wait_assigned(c, timeout=15.0)  # the clock below starts once the group has answered
+        for msg in early[:max_events]:
+            n += 1
+            yield decode(msg.value())
         deadline = time.monotonic() + seconds
         last = time.monotonic()
         while time.monotonic() < deadline and (max_events is None or n < max_events):
@@ -176,7 +183,7 @@ def consume(bootstrap: str, topic: str, group: str | None = None, max_events: in
         c.close()
 
 
-def live_aggregate(bootstrap: str, topic: str, field: str, seconds: float = 6.0, expected: int | None = None,
+def live_aggregate(conn: ConnLike, topic: str, field: str, seconds: float = 6.0, expected: int | None = None,
                    window_ms: int = 1000, on_update: Callable[[list[dict]], None] | None = None,
                    update_every: float = 0.5, origin_ms: int = T0) -> list[dict]:
     """Count events per ``field`` value in tumbling windows of ``window_ms`` of event time, live.
@@ -192,7 +199,7 @@ def live_aggregate(bootstrap: str, topic: str, field: str, seconds: float = 6.0,
     def rows() -> list[dict]:
         return [{"window": w, field: v, "count": n} for (w, v), n in sorted(counts.items())]
 
-    for ev in consume(bootstrap, topic, max_events=expected, seconds=seconds, idle=3.0):
+    for ev in consume(conn, topic, max_events=expected, seconds=seconds, idle=3.0):
         w = (ev["ts"] - origin_ms) // window_ms * window_ms / 1000
         counts[(w, ev[field])] = counts.get((w, ev[field]), 0) + 1
         if on_update is not None and time.monotonic() - last_update >= update_every:
@@ -204,18 +211,18 @@ def live_aggregate(bootstrap: str, topic: str, field: str, seconds: float = 6.0,
     return result
 
 
-def level_counts(bootstrap: str, topic: str, expected: int, seconds: float = 10.0) -> "pd.DataFrame":
+def level_counts(conn: ConnLike, topic: str, expected: int, seconds: float = 10.0) -> "pd.DataFrame":
     """Log aggregation: read ``expected`` log events (:func:`log_lines`) from ``topic`` (bounded by
     ``seconds``) and count lines per service and level. A DataFrame indexed by service, one column
     per level (DEBUG, INFO, WARN, ERROR), plus ``total``."""
     import pandas as pd
 
-    got = list(consume(bootstrap, topic, max_events=expected, seconds=seconds))
+    got = list(consume(conn, topic, max_events=expected, seconds=seconds))
     if len(got) < expected:
         from .errors import WorkbookError
 
         raise WorkbookError(f"read {len(got)} of {expected} log lines from {topic!r} within {seconds:g} s",
-                            "were they produced to this topic? events.produce(bootstrap, topic, events.log_lines(n))")
+                            "were they produced to this topic? events.produce(conn, topic, events.log_lines(n))")
     df = pd.crosstab(pd.Series([e["service"] for e in got], name="service"),
                      pd.Series([e["level"] for e in got], name="level")).reindex(columns=list(LEVELS), fill_value=0)
     df["total"] = df.sum(axis=1)

@@ -6,8 +6,11 @@ Other lessons keep their checks in their own modules and may reuse :class:`Check
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
+
+from .connection import ConnLike
 
 
 @dataclass
@@ -18,6 +21,10 @@ class Check:
     passed: bool
     message: str
     hint: str = ""
+
+    def __post_init__(self) -> None:
+        # one numbering style in every lesson: "04.1", never "04-1"
+        self.exercise = re.sub(r"^(\d\d)-(\d+)\b", r"\1.\2", self.exercise)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -31,10 +38,16 @@ class Check:
         p.text(str(self))
 
     def _repr_html_(self) -> str:
+        """The same badge in every lesson: white PASS on green or FAIL on red, then the exercise and message."""
+        from html import escape
+
         color = "#2e7d32" if self.passed else "#c62828"
-        hint = f"<br><i>hint:</i> {self.hint}" if (self.hint and not self.passed) else ""
         mark = "PASS" if self.passed else "FAIL"
-        return f'<div style="color:{color}"><b>{mark} {self.exercise}</b>: {self.message}{hint}</div>'
+        hint = f'<div style="margin-left:3.6em"><i>hint:</i> {escape(self.hint)}</div>' if (
+            self.hint and not self.passed) else ""
+        badge = (f'<span style="background:{color};color:white;font-weight:bold;padding:0 0.4em;'
+                 f'border-radius:3px">{mark}</span>')
+        return f'<div>{badge} <b>{escape(self.exercise)}</b>: {escape(self.message)}{hint}</div>'
 
 
 def _ok(ex: str, msg: str) -> Check:
@@ -63,13 +76,13 @@ def check_connections(sources: int, sinks: int, point_to_point: int | None, via_
     return _ok(ex, f"{want_p2p} pipelines become {want_log} connections")
 
 
-def check_positions(bootstrap: str, topic: str, positions: dict[str, int]) -> Check:
+def check_positions(conn: ConnLike, topic: str, positions: dict[str, int]) -> Check:
     """01.2: each group in ``positions`` has committed exactly that offset on partition 0 of ``topic``."""
     from .offsets import committed
 
     ex = "01.2 reader positions"
     for group, want in positions.items():
-        got = committed(bootstrap, group, topic).get(0)
+        got = committed(conn, group, topic).get(0)
         if got is None:
             return _fail(ex, f"group {group!r} has committed nothing on {topic}",
                          "consume with that group.id and enable.auto.commit=False, then consumer.commit(...)")
@@ -80,7 +93,7 @@ def check_positions(bootstrap: str, topic: str, positions: dict[str, int]) -> Ch
                + " (independent positions in one log)")
 
 
-def check_page_counts(bootstrap: str, topic: str, counts: dict[str, int] | None) -> Check:
+def check_page_counts(conn: ConnLike, topic: str, counts: dict[str, int] | None) -> Check:
     """01.3: ``counts`` is the number of page views per page in ``topic`` (JSON events with a ``page``)."""
     from .events import decode
     from .offsets import read
@@ -88,7 +101,7 @@ def check_page_counts(bootstrap: str, topic: str, counts: dict[str, int] | None)
     ex = "01.3 page views"
     if not counts:
         return _fail(ex, "no counts given", "consume the topic from the beginning and count event['page']")
-    truth = Counter(decode(r.value)["page"] for r in read(bootstrap, topic))
+    truth = Counter(decode(r.value)["page"] for r in read(conn, topic))
     if dict(truth) != dict(counts):
         missing = sum(truth.values()) - sum(counts.values())
         return _fail(ex, f"your counts differ from the topic's ({sum(counts.values())} events counted, "
@@ -101,33 +114,33 @@ def check_page_counts(bootstrap: str, topic: str, counts: dict[str, int] | None)
 # --------------------------------------------------------------------------- lesson 02
 
 
-def check_compacted_topic(bootstrap: str, topic: str, partitions: int = 3) -> Check:
+def check_compacted_topic(conn: ConnLike, topic: str, partitions: int = 3) -> Check:
     """02.1: ``topic`` exists with ``partitions`` partitions and ``cleanup.policy=compact``."""
-    from .admin import partition_count
+    from .admin import partition_count, topic_exists
     from .topics import configs
 
     ex = "02.1 create a topic"
-    n = partition_count(bootstrap, topic)
-    if n == 0:
+    if not topic_exists(conn, topic):
         return _fail(ex, f"there is no topic {topic!r}", "create it: admin.create_topic(...) or kafka-topics --create")
+    n = partition_count(conn, topic)
     if n != partitions:
         return _fail(ex, f"{topic!r} has {n} partitions, not {partitions}",
                      "partitions can be added later (add_partitions / kafka-topics --alter), never removed")
-    policy = configs(bootstrap, topic, only_changed=False).get("cleanup.policy")
+    policy = configs(conn, topic, only_changed=False).get("cleanup.policy")
     if policy != "compact":
         return _fail(ex, f"cleanup.policy is {policy!r}", "pass config={'cleanup.policy': 'compact'} when creating, "
                      "or change it: topics.set_config(...) / kafka-configs --alter")
     return _ok(ex, f"the topic has {n} partitions and keeps the last value per key")
 
 
-def check_same_partition(bootstrap: str, topic: str, key: str) -> Check:
+def check_same_partition(conn: ConnLike, topic: str, key: str) -> Check:
     """02.2: ``key`` was sent by kafka-python (value ``kafka-python``) and confluent-kafka (value
     ``confluent-kafka``) and both copies are in the partition Java would choose."""
     from .offsets import read
     from .partitioning import java_partition
 
     ex = "02.2 make the partitioners agree"
-    recs = [r for r in read(bootstrap, topic) if r.key == key]
+    recs = [r for r in read(conn, topic) if r.key == key]
     by_client = {}
     for r in recs:
         by_client.setdefault(r.value, set()).add(r.partition)
@@ -141,19 +154,19 @@ def check_same_partition(bootstrap: str, topic: str, key: str) -> Check:
                      "confluent-kafka hashes with crc32 by default; give its Producer 'partitioner': 'murmur2_random'")
     from .admin import partition_count
 
-    want = java_partition(key, partition_count(bootstrap, topic))
+    want = java_partition(key, partition_count(conn, topic))
     if parts != {want}:
         return _fail(ex, f"both are in partition {parts.pop()}, Java would use {want}",
                      "send without choosing a partition yourself, and let both clients hash with murmur2")
     return _ok(ex, f"{key!r} is in partition {want} whichever client sent it, as the Java client would do")
 
 
-def check_replay(bootstrap: str, topic: str, since_ms: int, values: list[str] | None) -> Check:
+def check_replay(conn: ConnLike, topic: str, since_ms: int, values: list[str] | None) -> Check:
     """02.3: ``values`` are the values of the records of ``topic`` stamped at or after ``since_ms``, in order."""
     from .offsets import read
 
     ex = "02.3 replay from a time"
-    want = [r.value for r in read(bootstrap, topic) if r.timestamp >= since_ms]
+    want = [r.value for r in read(conn, topic) if r.timestamp >= since_ms]
     if values is None:
         return _fail(ex, "no values given", "offsets_for_times() turns a timestamp into an offset; seek there")
     if list(values) == want:
@@ -195,12 +208,12 @@ def check_balanced(assignment: dict[str, list[int]], partitions: int, predicted:
                "as predicted")
 
 
-def check_caught_up(bootstrap: str, group: str, topic: str) -> Check:
+def check_caught_up(conn: ConnLike, group: str, topic: str) -> Check:
     """03.2: ``group`` has committed on every partition of ``topic`` and its lag is zero everywhere."""
     from .offsets import lag
 
     ex = "03.2 lag zero"
-    df = lag(bootstrap, group, topic)
+    df = lag(conn, group, topic)
     never = [int(p) for p, c in df["committed"].items() if c is None or c != c]
     if never:
         return _fail(ex, f"group {group!r} never committed on partitions {never}",
@@ -212,14 +225,14 @@ def check_caught_up(bootstrap: str, group: str, topic: str) -> Check:
     return _ok(ex, f"the group has read and committed all {int(df['log end offset'].sum())} messages")
 
 
-def check_exactly_once(bootstrap: str, source: str, topic: str, group: str, n: int) -> Check:
+def check_exactly_once(conn: ConnLike, source: str, topic: str, group: str, n: int) -> Check:
     """03.3: the numbers 0..n-1 were copied from ``source`` to ``topic`` in transactions that also
     committed ``group``'s offsets: a read_committed reader of ``topic`` sees each number exactly once,
     ``group`` stands at ``n`` on ``source``, and ``topic`` holds transaction markers."""
     from .offsets import committed, read, watermarks
 
     ex = "03.3 exactly once"
-    records = read(bootstrap, topic, isolation="read_committed")
+    records = read(conn, topic, isolation="read_committed")
     seen = Counter(int(r.value) for r in records if r.value is not None)
     lost = [i for i in range(n) if seen[i] == 0]
     dups = {i: c for i, c in seen.items() if c > 1}
@@ -229,13 +242,13 @@ def check_exactly_once(bootstrap: str, source: str, topic: str, group: str, n: i
     if dups:
         return _fail(ex, f"{len(dups)} numbers twice (first: {sorted(dups)[:5]})",
                      "send the consumer offsets with send_offsets_to_transaction() instead of consumer.commit()")
-    at = committed(bootstrap, group, source)
+    at = committed(conn, group, source)
     if at != {0: n}:
         return _fail(ex, f"group {group!r} stands at {at} on the input, not {{0: {n}}}",
                      "commit the input offsets inside each transaction: producer.send_offsets_to_transaction("
                      "[TopicPartition(source, 0, last offset + 1)], consumer.consumer_group_metadata())")
-    stored = len(read(bootstrap, topic, isolation="read_uncommitted"))
-    end = sum(high for _, high in watermarks(bootstrap, topic).values())
+    stored = len(read(conn, topic, isolation="read_uncommitted"))
+    end = sum(high for _, high in watermarks(conn, topic).values())
     if end <= stored:
         return _fail(ex, f"the output holds {stored} records and no transaction markers (log end {end})",
                      "produce with a transactional producer: 'transactional.id', init_transactions(), "

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import admin
-from .clients import bounded_poll, ck_conf
+from .clients import bounded_poll
+from .connection import ConnLike, ck_conf
 from .errors import WorkbookError
 
 if TYPE_CHECKING:
@@ -42,13 +43,13 @@ class _Member:
 class GroupRunner:
     """Consumers of ``topic`` in one group, each in its own thread; use as a context manager."""
 
-    def __init__(self, bootstrap: str, topic: str, group: str | None = None, *, session_timeout_ms: int = 10000,
+    def __init__(self, conn: ConnLike, topic: str, group: str | None = None, *, session_timeout_ms: int = 10000,
                  max_seconds: float = 60.0, process_ms: float = 0.0, lag_every: float | None = 0.5,
                  assignment: str = "range", client_config: dict | None = None) -> None:
         if session_timeout_ms < 1000:
             raise WorkbookError(f"session_timeout_ms={session_timeout_ms} is below the broker's minimum (1000)",
                                 "use 1000 or more (group.min.session.timeout.ms on the embedded broker)")
-        self.bootstrap, self.topic = bootstrap, topic
+        self.conn, self.topic = conn, topic
         self.group = group or f"group-{uuid.uuid4().hex[:8]}"
         self.session_timeout_ms = session_timeout_ms
         self.process_ms = process_ms
@@ -65,7 +66,7 @@ class GroupRunner:
         self._lock = threading.Lock()
         self._counter = 0
         self._stop_all = threading.Event()
-        self.partitions = admin.partitions(bootstrap, topic)
+        self.partitions = admin.partitions(conn, topic)
         self._sampler = None
         if lag_every:
             self._sampler = threading.Thread(target=self._sample_lag, args=(lag_every,), daemon=True,
@@ -125,7 +126,7 @@ class GroupRunner:
         from confluent_kafka import Consumer
 
         # a short heartbeat interval makes members notice a rebalance quickly, whatever the session timeout
-        conf = ck_conf(self.bootstrap, {
+        conf = ck_conf(self.conn, {
             "group.id": self.group, "client.id": member.name,
             "auto.offset.reset": "earliest", "enable.auto.commit": True, "auto.commit.interval.ms": 300,
             "session.timeout.ms": self.session_timeout_ms,
@@ -242,7 +243,7 @@ class GroupRunner:
     def _sample_lag(self, every: float) -> None:
         from confluent_kafka import Consumer, TopicPartition
 
-        c = Consumer(ck_conf(self.bootstrap, {"group.id": self.group, "enable.auto.commit": False}))
+        c = Consumer(ck_conf(self.conn, {"group.id": self.group, "enable.auto.commit": False}))
         tps = [TopicPartition(self.topic, p) for p in self.partitions]
         try:
             while not self._stop_all.is_set() and time.monotonic() < self.deadline:
@@ -283,12 +284,12 @@ class GroupRunner:
         self.stop()
 
 
-def read_all_in_group(bootstrap: str, topic: str, group: str, expected: int, timeout: float = 15.0) -> int:
+def read_all_in_group(conn: ConnLike, topic: str, group: str, expected: int, timeout: float = 15.0) -> int:
     """One consumer in ``group`` reads ``topic`` until it has ``expected`` messages (or ``timeout``); returns
     how many it read. Two calls with two groups show that groups read independently."""
     from confluent_kafka import Consumer
 
-    c = Consumer(ck_conf(bootstrap, {"group.id": group, "auto.offset.reset": "earliest",
+    c = Consumer(ck_conf(conn, {"group.id": group, "auto.offset.reset": "earliest",
                                      "enable.auto.commit": True, "session.timeout.ms": 6000}))
     try:
         c.subscribe([topic])

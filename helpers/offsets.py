@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
 from . import admin
-from .clients import bounded_poll, ck_conf, ck_poll_one
+from .clients import bounded_poll, ck_poll_one
+from .connection import ConnLike, ck_conf
 from .errors import WorkbookError
 
 if TYPE_CHECKING:
@@ -33,21 +34,21 @@ class Record:
     timestamp: int  # milliseconds since the epoch
 
 
-def _consumer(bootstrap: str, group: str | None = None, **extra: Any) -> "Consumer":
+def _consumer(conn: ConnLike, group: str | None = None, **extra: Any) -> "Consumer":
     """A confluent Consumer that never commits on its own (a throwaway group unless ``group`` is given)."""
     from confluent_kafka import Consumer
 
-    return Consumer(ck_conf(bootstrap, {"group.id": group or f"reader-{uuid.uuid4().hex[:8]}",
+    return Consumer(ck_conf(conn, {"group.id": group or f"reader-{uuid.uuid4().hex[:8]}",
                                         "enable.auto.commit": False, "socket.timeout.ms": 10000, **extra}))
 
 
-def watermarks(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
+def watermarks(conn: ConnLike, topic: str) -> dict[int, tuple[int, int]]:
     """``{partition: (low, high)}``: the first offset still stored and the offset the next message gets."""
-    c = _consumer(bootstrap)
+    c = _consumer(conn)
     try:
         from confluent_kafka import TopicPartition
 
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in admin.partitions(bootstrap, topic)}
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in admin.partitions(conn, topic)}
     finally:
         c.close()
 
@@ -56,7 +57,24 @@ def _decode(b: bytes | None) -> str | None:
     return None if b is None else b.decode(errors="replace")
 
 
-def read(bootstrap: str, topic: str, start: Start = "earliest", partition: int | None = None,
+def _marks_of_new_partition(c, tp, patience: float = 5.0) -> tuple[int, int]:  # noqa: ANN001
+    """``get_watermark_offsets``, retried for a few seconds while a just-created partition's leader is still
+    taking over (the broker answers NOT_LEADER_FOR_PARTITION for a moment after CreateTopics on a busy machine)."""
+    from confluent_kafka import KafkaException
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return c.get_watermark_offsets(tp, timeout=10)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if not (getattr(err, "retriable", lambda: False)() or "NOT_LEADER" in str(exc)) \
+                    or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def read(conn: ConnLike, topic: str, start: Start = "earliest", partition: int | None = None,
          limit: int | None = None, timeout: float = 10.0, isolation: str = "read_uncommitted") -> list[Record]:
     """Read ``topic`` (or one ``partition``) from ``start`` up to the current end, without a group.
 
@@ -65,10 +83,10 @@ def read(bootstrap: str, topic: str, start: Start = "earliest", partition: int |
     """
     from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
 
-    c = _consumer(bootstrap, **{"isolation.level": isolation})
+    c = _consumer(conn, **{"isolation.level": isolation})
     try:
-        parts = [partition] if partition is not None else admin.partitions(bootstrap, topic)
-        marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts}
+        parts = [partition] if partition is not None else admin.partitions(conn, topic)
+        marks = {p: _marks_of_new_partition(c, TopicPartition(topic, p)) for p in parts}
         ends = {p: high for p, (_, high) in marks.items()}
         if isinstance(start, dict) and "timestamp" in start:
             asked = [TopicPartition(topic, p, int(start["timestamp"])) for p in parts]
@@ -109,23 +127,23 @@ def read(bootstrap: str, topic: str, start: Start = "earliest", partition: int |
         c.close()
 
 
-def committed(bootstrap: str, group: str, topic: str) -> dict[int, int | None]:
+def committed(conn: ConnLike, group: str, topic: str) -> dict[int, int | None]:
     """``{partition: committed offset}`` of ``group`` on ``topic`` (None where it never committed)."""
     from confluent_kafka import TopicPartition
 
-    c = _consumer(bootstrap, group)
+    c = _consumer(conn, group)
     try:
-        tps = c.committed([TopicPartition(topic, p) for p in admin.partitions(bootstrap, topic)], timeout=10)
+        tps = c.committed([TopicPartition(topic, p) for p in admin.partitions(conn, topic)], timeout=10)
         return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in tps}
     finally:
         c.close()
 
 
-def commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> None:
+def commit(conn: ConnLike, group: str, topic: str, offsets: dict[int, int]) -> None:
     """Set ``group``'s committed offsets on ``topic`` (the group must have no active members)."""
     from confluent_kafka import KafkaException, TopicPartition
 
-    c = _consumer(bootstrap, group)
+    c = _consumer(conn, group)
     try:
         c.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
     except KafkaException as exc:
@@ -135,12 +153,12 @@ def commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> N
         c.close()
 
 
-def lag(bootstrap: str, group: str, topic: str) -> "pd.DataFrame":
+def lag(conn: ConnLike, group: str, topic: str) -> "pd.DataFrame":
     """A DataFrame per partition: log end offset, the group's committed offset, and the lag between them."""
     import pandas as pd
 
-    ends = watermarks(bootstrap, topic)
-    done = committed(bootstrap, group, topic)
+    ends = watermarks(conn, topic)
+    done = committed(conn, group, topic)
     rows = []
     for p, (low, high) in ends.items():
         c = done.get(p)
@@ -149,7 +167,7 @@ def lag(bootstrap: str, group: str, topic: str) -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index("partition")
 
 
-def new_group_reads(bootstrap: str, topic: str, reset: str, then_send: list[str], timeout: float = 15.0) -> list[str]:
+def new_group_reads(conn: ConnLike, topic: str, reset: str, then_send: list[str], timeout: float = 15.0) -> list[str]:
     """A brand-new group (no committed offsets) joins with ``auto.offset.reset=reset``; once it owns the
     partitions, ``then_send`` values are produced. Returns every value the group read (bounded)."""
     from confluent_kafka import Consumer, Producer
@@ -165,7 +183,7 @@ def new_group_reads(bootstrap: str, topic: str, reset: str, then_send: list[str]
         parts = json.loads(text).get("topics", {}).get(topic, {}).get("partitions", {})
         fetching.update(int(p) for p, st in parts.items() if int(p) >= 0 and st.get("fetch_state") == "active")
 
-    c = Consumer(ck_conf(bootstrap, {"group.id": f"reset-{uuid.uuid4().hex[:8]}",
+    c = Consumer(ck_conf(conn, {"group.id": f"reset-{uuid.uuid4().hex[:8]}",
                                      "auto.offset.reset": reset, "enable.auto.commit": False,
                                      "statistics.interval.ms": 100, "stats_cb": on_stats}))
     try:
@@ -178,7 +196,7 @@ def new_group_reads(bootstrap: str, topic: str, reset: str, then_send: list[str]
         # partition is being fetched, else "latest" could be resolved after our messages arrive
         while time.monotonic() < deadline and not {tp.partition for tp in assigned} <= fetching:
             got += [_decode(m.value()) for m in c.consume(100, 0.1) if m.error() is None]
-        p = Producer(ck_conf(bootstrap))
+        p = Producer(ck_conf(conn))
         for v in then_send:
             p.produce(topic, v.encode())
         p.flush(10)
@@ -193,12 +211,12 @@ def new_group_reads(bootstrap: str, topic: str, reset: str, then_send: list[str]
         c.close()
 
 
-def consume_n(bootstrap: str, topic: str, group: str, n: int, timeout: float = 15.0) -> list[Record]:
+def consume_n(conn: ConnLike, topic: str, group: str, n: int, timeout: float = 15.0) -> list[Record]:
     """Read ``n`` messages with a consumer in ``group`` (from its committed position, else the
     beginning), commit the position after the last one, and close. Returns what was read."""
     from confluent_kafka import Consumer
 
-    c = Consumer(ck_conf(bootstrap, {"group.id": group, "auto.offset.reset": "earliest",
+    c = Consumer(ck_conf(conn, {"group.id": group, "auto.offset.reset": "earliest",
                                      "enable.auto.commit": False, "session.timeout.ms": 6000}))
     try:
         c.subscribe([topic])

@@ -19,7 +19,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from . import admin
-from .clients import ck_conf
+from .connection import ConnLike, ck_conf
 from .errors import WorkbookError
 from .events import decode, encode
 
@@ -31,7 +31,7 @@ def _count(state: dict[str, int], event: dict) -> None:
     state[event["page"]] = state.get(event["page"], 0) + 1
 
 
-def run(bootstrap: str, topic: str, events: list[dict], rate: float = 20.0, batch_every: float = 1.0,
+def run(conn: ConnLike, topic: str, events: list[dict], rate: float = 20.0, batch_every: float = 1.0,
         timeout: float = 20.0) -> "pd.DataFrame":
     """Run the three paradigms over ``events`` (each needs a ``page``); returns a DataFrame with one
     row per event and paradigm: ``event``, ``paradigm``, ``happened_s``, ``result_s``, ``delay_s``.
@@ -47,10 +47,10 @@ def run(bootstrap: str, topic: str, events: list[dict], rate: float = 20.0, batc
     import pandas as pd
     from confluent_kafka import Consumer, Producer, TopicPartition
 
-    parts = admin.partitions(bootstrap, topic)
+    parts = admin.partitions(conn, topic)
     if parts != [0]:
         raise WorkbookError(f"paradigms.run reads one partition, and {topic!r} has {len(parts)}",
-                            "create the topic with partitions=1 (admin.create_topic(bootstrap, name))")
+                            "create the topic with partitions=1 (admin.create_topic(conn, name))")
 
     n = len(events)
     happened: dict[int, float] = {}
@@ -63,7 +63,7 @@ def run(bootstrap: str, topic: str, events: list[dict], rate: float = 20.0, batc
         return time.monotonic() - t0
 
     def stream() -> None:  # a consumer that updates its answer per event
-        c = Consumer(ck_conf(bootstrap, {"group.id": f"stream-{uuid.uuid4().hex[:6]}",
+        c = Consumer(ck_conf(conn, {"group.id": f"stream-{uuid.uuid4().hex[:6]}",
                                          "enable.auto.commit": False, "fetch.wait.max.ms": 10}))
         c.assign([TopicPartition(topic, 0, 0)])
         try:
@@ -77,7 +77,7 @@ def run(bootstrap: str, topic: str, events: list[dict], rate: float = 20.0, batc
             c.close()
 
     def batch() -> None:  # a job that wakes up every `batch_every` s and takes what has piled up
-        c = Consumer(ck_conf(bootstrap, {"group.id": f"batch-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False}))
+        c = Consumer(ck_conf(conn, {"group.id": f"batch-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False}))
         tp = TopicPartition(topic, 0)
         done = 0
         try:
@@ -103,7 +103,7 @@ def run(bootstrap: str, topic: str, events: list[dict], rate: float = 20.0, batc
     threads = [threading.Thread(target=f, daemon=True) for f in (stream, batch)]
     for t in threads:
         t.start()
-    p = Producer(ck_conf(bootstrap, {"linger.ms": 0}))
+    p = Producer(ck_conf(conn, {"linger.ms": 0}))
     for i, ev in enumerate(events):
         time.sleep(max(0.0, i / rate - now()))
         happened[i] = now()

@@ -4,7 +4,11 @@
   ``(murmur2(key) & 0x7fffffff) % partitions`` (``BuiltInPartitioner.partitionForKey``).
   kafka-python's ``DefaultPartitioner`` does the same.
 * librdkafka (confluent-kafka) defaults to ``partitioner=consistent_random``: **CRC32** of
-  the key, ``crc32(key) % partitions``; keyless messages go to a random partition.
+  the key, ``crc32(key) % partitions``.
+* Keyless messages are **sticky**, not round robin, in all of today's producers: they go to one
+  partition until a batch is done or ``sticky.partitioning.linger.ms`` (librdkafka, default 10 ms,
+  CONFIGURATION.md) passes, then to another (Java since KIP-480 in 2.4, refined by KIP-794 in 3.3;
+  kafka-python since 3.0). :func:`send_sequenced` with ``round_robin=`` writes round robin out.
   Setting ``partitioner=murmur2_random`` makes it agree with Java.
 * pykafka's default ``RandomPartitioner`` ignores the key entirely (a round-robin counter);
   its ``hashing_partitioner`` uses SHA-1. :func:`pykafka_murmur2_partitioner` makes it agree.
@@ -16,7 +20,8 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .clients import bounded_poll, ck_conf
+from .clients import bounded_poll
+from .connection import ConnLike, ck_conf, kp_conf, pk_conf
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -114,14 +119,14 @@ def pykafka_murmur2_partitioner() -> Murmur2Partitioner:
 PRODUCERS = ("kafka-python", "confluent-kafka", "confluent-kafka murmur2_random", "pykafka", "pykafka murmur2")
 
 
-def produce_keys(bootstrap: str, topic: str, keys: list[str], client: str, timeout: float = 20.0) -> None:
+def produce_keys(conn: ConnLike, topic: str, keys: list[str], client: str, timeout: float = 20.0) -> None:
     """Send one message per key with ``client``'s producer; the value names the client, so the
     placements of several clients can be read back from one topic."""
     value = client.encode()
     if client == "kafka-python":
         from kafka import KafkaProducer
 
-        p = KafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+        p = KafkaProducer(**kp_conf(conn), request_timeout_ms=int(timeout * 1000))
         try:
             for k in keys:
                 p.send(topic, value=value, key=k.encode())
@@ -134,7 +139,7 @@ def produce_keys(bootstrap: str, topic: str, keys: list[str], client: str, timeo
         conf = {"message.timeout.ms": int(timeout * 1000)}
         if client.endswith("murmur2_random"):
             conf["partitioner"] = "murmur2_random"
-        p = Producer(ck_conf(bootstrap, conf))
+        p = Producer(ck_conf(conn, conf))
         for k in keys:
             p.produce(topic, value=value, key=k.encode())
         if p.flush(timeout):
@@ -146,7 +151,7 @@ def produce_keys(bootstrap: str, topic: str, keys: list[str], client: str, timeo
             warnings.simplefilter("ignore")
             from pykafka import KafkaClient
 
-        client_ = KafkaClient(hosts=bootstrap, socket_timeout_ms=int(timeout * 1000))  # keep a reference:
+        client_ = KafkaClient(**pk_conf(conn), socket_timeout_ms=int(timeout * 1000))  # keep a reference:
         t = client_.topics[topic]  # a topic only holds its cluster weakly
         kwargs = {"partitioner": Murmur2Partitioner()} if client.endswith("murmur2") else {}
         with t.get_producer(linger_ms=10, min_queued_messages=1, **kwargs) as p:
@@ -155,21 +160,21 @@ def produce_keys(bootstrap: str, topic: str, keys: list[str], client: str, timeo
     elif client == "java":
         from . import tools
 
-        tools.console_produce(bootstrap, topic, [(k, "java") for k in keys], timeout=max(timeout, 60))
+        tools.console_produce(conn, topic, [(k, "java") for k in keys], timeout=max(timeout, 60))
     else:
         raise ValueError(f"unknown client {client!r}; use one of {PRODUCERS + ('java',)}")
 
 
-def observe(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> "pd.DataFrame":
+def observe(conn: ConnLike, topic: str, expected: int, timeout: float = 20.0) -> "pd.DataFrame":
     """Read ``topic`` from the beginning and return a DataFrame: key, client (the value), partition."""
     import pandas as pd
     from confluent_kafka import Consumer, TopicPartition
 
     from . import admin
 
-    c = Consumer(ck_conf(bootstrap, {"group.id": "observe", "enable.auto.commit": False}))  # never commits
+    c = Consumer(ck_conf(conn, {"group.id": "observe", "enable.auto.commit": False}))  # never commits
     try:
-        c.assign([TopicPartition(topic, p, 0) for p in admin.partitions(bootstrap, topic)])
+        c.assign([TopicPartition(topic, p, 0) for p in admin.partitions(conn, topic)])
         msgs = bounded_poll(lambda: [m for m in c.consume(500, 0.5) if m.error() is None], expected, timeout)
     finally:
         c.close()
@@ -177,7 +182,7 @@ def observe(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) ->
     return pd.DataFrame(rows, columns=["key", "client", "partition"])
 
 
-def placements(bootstrap: str, topic: str, keys: list[str], clients: Iterable[str] = PRODUCERS,
+def placements(conn: ConnLike, topic: str, keys: list[str], clients: Iterable[str] = PRODUCERS,
                repeat: int = 2, timeout: float = 30.0) -> "pd.DataFrame":
     """Produce every key ``repeat`` times with every client into ``topic``; return key x client -> partition.
 
@@ -186,8 +191,8 @@ def placements(bootstrap: str, topic: str, keys: list[str], clients: Iterable[st
     """
     clients = list(clients)
     for client in clients:
-        produce_keys(bootstrap, topic, keys * repeat, client, timeout=timeout)
-    df = observe(bootstrap, topic, expected=len(keys) * repeat * len(clients), timeout=timeout)
+        produce_keys(conn, topic, keys * repeat, client, timeout=timeout)
+    df = observe(conn, topic, expected=len(keys) * repeat * len(clients), timeout=timeout)
     grid = df.groupby(["key", "client"])["partition"].agg(lambda s: sorted(set(s)))
     out = grid.map(lambda ps: ps[0] if len(ps) == 1 else "/".join(f"p{p}" for p in ps)).unstack("client")
     return out.reindex(index=keys, columns=clients)
@@ -212,10 +217,14 @@ def ordering_report(records: Iterable[Any]) -> dict[str, bool]:
             "all messages in the order sent": seqs == sorted(seqs)}
 
 
-def send_sequenced(bootstrap: str, topic: str, n: int = 400, users: int = 5, keyed: bool = True,
-                   client: str = "confluent-kafka", timeout: float = 20.0) -> int:
-    """Send ``n`` JSON messages ``{"seq", "user", "n"}`` from ``users`` users round-robin, keyed by user
-    or without a key; ``client`` is ``confluent-kafka`` or ``kafka-python``. Returns ``n``."""
+def send_sequenced(conn: ConnLike, topic: str, n: int = 400, users: int = 5, keyed: bool = True,
+                   client: str = "confluent-kafka", timeout: float = 20.0, round_robin: int | None = None) -> int:
+    """Send ``n`` JSON messages ``{"seq", "user", "n"}`` from ``users`` users in turn, keyed by user
+    or without a key; ``client`` is ``confluent-kafka`` or ``kafka-python``. With ``round_robin=P``
+    message ``i`` is sent to partition ``i % P`` explicitly (the 2017 round-robin partitioner, written
+    out; confluent-kafka only). Returns ``n``."""
+    if round_robin is not None and client != "confluent-kafka":
+        raise ValueError("round_robin= is written for confluent-kafka's produce(partition=...)")
     import json
 
     msgs = []
@@ -227,7 +236,7 @@ def send_sequenced(bootstrap: str, topic: str, n: int = 400, users: int = 5, key
     if client == "kafka-python":
         from kafka import KafkaProducer
 
-        p = KafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+        p = KafkaProducer(**kp_conf(conn), request_timeout_ms=int(timeout * 1000))
         try:
             for k, v in msgs:
                 p.send(topic, value=v, key=k)
@@ -237,13 +246,31 @@ def send_sequenced(bootstrap: str, topic: str, n: int = 400, users: int = 5, key
     else:
         from confluent_kafka import Producer
 
-        p = Producer(ck_conf(bootstrap, {"message.timeout.ms": int(timeout * 1000)}))
-        for k, v in msgs:
-            p.produce(topic, value=v, key=k)
+        p = Producer(ck_conf(conn, {"message.timeout.ms": int(timeout * 1000)}))
+        for i, (k, v) in enumerate(msgs):
+            if round_robin is None:
+                p.produce(topic, value=v, key=k)
+            else:
+                p.produce(topic, value=v, key=k, partition=i % round_robin)
             p.poll(0)
         if p.flush(timeout):
             raise TimeoutError(f"not all messages delivered within {timeout} s")
     return n
+
+
+def runs(records: Iterable[Any]) -> dict[str, float]:
+    """How sticky a keyless send was: taking the records in send order (their JSON ``seq``), the longest and the
+    mean number of consecutive messages that went to the same partition (round robin: exactly 1)."""
+    import json
+
+    parts = [r.partition for r in sorted(records, key=lambda r: json.loads(r.value)["seq"])]
+    lengths: list[int] = []
+    for i, p in enumerate(parts):
+        if i and p == parts[i - 1]:
+            lengths[-1] += 1
+        else:
+            lengths.append(1)
+    return {"longest run": max(lengths, default=0), "mean run": round(sum(lengths) / len(lengths), 1) if lengths else 0}
 
 
 def partition_counts(records: Iterable[Any], how: str) -> "pd.DataFrame":
@@ -254,3 +281,39 @@ def partition_counts(records: Iterable[Any], how: str) -> "pd.DataFrame":
     out = df.value_counts("partition").sort_index().rename("count").reset_index()
     out["how"] = how
     return out
+
+
+def key_partitions(conn: ConnLike, topic: str, keys: list[str]) -> "pd.DataFrame":
+    """Send one record per key with each client's default keyed partitioning; the partition each landed in.
+
+    kafka-python hashes keys with murmur2 like the Java client; librdkafka (confluent-kafka) uses
+    CRC32 unless you set ``partitioner: murmur2_random``; pykafka ignores the key unless you pass
+    ``partitioner=hashing_partitioner`` (SHA-1): its default ``RandomPartitioner`` is in fact a
+    round-robin counter over the partitions. Same key, three different answers.
+    """
+    import pandas as pd
+    from confluent_kafka import Producer
+    from kafka import KafkaProducer
+    from pykafka import KafkaClient
+    from pykafka.partitioners import hashing_partitioner
+
+    rows: dict[str, dict[str, int]] = {k: {} for k in keys}
+    kp = KafkaProducer(**kp_conf(conn))
+    for k in keys:
+        rows[k]["kafka-python"] = kp.send(topic, b"v", key=k.encode()).get(timeout=10).partition
+    kp.close(timeout=5)
+    for label, conf in (("confluent-kafka", {}), ("confluent-kafka murmur2", {"partitioner": "murmur2_random"})):
+        ck = Producer(ck_conf(conn, conf))
+        for k in keys:
+            got: list[int] = []
+            ck.produce(topic, b"v", k.encode(), on_delivery=lambda err, msg: got.append(msg.partition()))
+            ck.flush(10)
+            rows[k][label] = got[0]
+    kc = KafkaClient(**pk_conf(conn))
+    with kc.topics[topic].get_producer(partitioner=hashing_partitioner, linger_ms=0, min_queued_messages=1,
+                                        delivery_reports=True) as p:
+        for k in keys:
+            p.produce(b"v", partition_key=k.encode())
+            msg, _exc = p.get_delivery_report(block=True, timeout=10)
+            rows[k]["pykafka hashing"] = msg.partition_id
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("key")

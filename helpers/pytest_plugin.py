@@ -7,9 +7,14 @@ JupyterLab session's, or docker compose's) is left alone.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from . import broker as _broker
+
+if TYPE_CHECKING:
+    from .connection import Connection
 
 _session_broker: _broker.Broker | None = None
 
@@ -50,16 +55,25 @@ def kafka(request: pytest.FixtureRequest) -> _broker.Broker:
 
 
 @pytest.fixture(scope="session")
-def bootstrap(kafka: _broker.Broker) -> str:
-    """The session broker's bootstrap address, e.g. ``127.0.0.1:9092``."""
-    return kafka.bootstrap
+def conn(kafka: _broker.Broker) -> "Connection":
+    """The session broker's connection (bootstrap + security settings; ``str(conn)`` is the address).
+
+    Under ``make test-secure`` ($KAFKA_CONFIG) it is a TLS connection: pass it to helpers, and build
+    raw clients from ``conn.config(client, role)``."""
+    return kafka.connection
+
+
+@pytest.fixture(scope="session")
+def bootstrap(conn: "Connection") -> "Connection":
+    """The earlier name of :func:`conn` (tests written before the connection change use it)."""
+    return conn
 
 
 @pytest.fixture
-def topic(bootstrap: str, request: pytest.FixtureRequest):
+def topic(conn: "Connection", request: pytest.FixtureRequest):
     """A fresh one-partition topic, deleted after the test."""
     from . import admin
 
-    name = admin.create_topic(bootstrap, admin.unique_topic(f"t-{request.node.name[:40]}"))
+    name = admin.create_topic(conn, admin.unique_topic(f"t-{request.node.name[:40]}"))
     yield name
-    admin.delete_topic(bootstrap, name)
+    admin.delete_topic(conn, name)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 from . import admin, clients, settings
-from .clients import CLIENTS
+from .connection import ConnLike, bootstrap_of, ck_conf, kp_conf, pk_conf
+from .settings import CLIENTS
 TIMEOUT = 10.0
 
 
@@ -56,6 +57,8 @@ def _m(api: str, java: str, kp: Cell | str, ck: Cell | str, pk: Cell | str, note
     return Row(api, "method", java, cells, note)  # type: ignore[arg-type]
 
 
+# confluent-kafka's metadata, watermark and committed-offset calls wait out their whole timeout before Ctrl-C
+# takes effect (measured with 2.16.1: 8.8 s for timeout=10), so the table spells them with short timeouts.
 METHOD_ROWS: list[Row] = [
     # ------------------------------------------------------------------ producer
     _m("producer", "send(ProducerRecord(topic, value))",
@@ -80,7 +83,7 @@ METHOD_ROWS: list[Row] = [
        _na("producer.stop() flushes and stops; or `with topic.get_producer() as p:`")),
     _m("producer", "close()", "producer.close(timeout=5)", "producer.close()", "producer.stop()"),
     _m("producer", "partitionsFor(topic)", "producer.partitions_for(topic)",
-       "producer.list_topics(topic).topics[topic].partitions", "client.topics[topic].partitions"),
+       "producer.list_topics(topic, timeout=2).topics[topic].partitions", "client.topics[topic].partitions"),
     _m("producer", "metrics()", "producer.metrics()",
        _na("{'statistics.interval.ms': 1000, 'stats_cb': fn} delivers librdkafka's statistics as JSON"),
        _na("none: count in your own code, or read the broker's JMX metrics")),
@@ -90,18 +93,18 @@ METHOD_ROWS: list[Row] = [
        "topic.get_simple_consumer(partitions=[topic.partitions[0]])"),
     _m("consumer", "assignment()", "consumer.assignment()", "consumer.assignment()", "consumer.partitions"),
     _m("consumer", "beginningOffsets(partitions)", "consumer.beginning_offsets([tp])",
-       "consumer.get_watermark_offsets(tp)[0]", "topic.earliest_available_offsets()"),
+       "consumer.get_watermark_offsets(tp, timeout=2)[0]", "topic.earliest_available_offsets()"),
     _m("consumer", "close()", "consumer.close()", "consumer.close()", "consumer.stop()"),
     _m("consumer", "commitAsync(offsets, callback)", "consumer.commit_async(callback=done)",
        "consumer.commit(asynchronous=True)  # result to the on_commit callback",
        _na("commit_offsets() is synchronous: call it from a thread, or auto_commit_enable=True")),
     _m("consumer", "commitSync(offsets)", "consumer.commit()", "consumer.commit(asynchronous=False)",
        "consumer.commit_offsets()"),
-    _m("consumer", "committed(partition)", "consumer.committed(tp)", "consumer.committed([tp], timeout=10)",
+    _m("consumer", "committed(partition)", "consumer.committed(tp)", "consumer.committed([tp], timeout=2)",
        "consumer.fetch_offsets()"),
     _m("consumer", "endOffsets(partitions)", "consumer.end_offsets([tp])",
-       "consumer.get_watermark_offsets(tp)[1]", "topic.latest_available_offsets()"),
-    _m("consumer", "listTopics()", "consumer.topics()", "consumer.list_topics(timeout=10).topics",
+       "consumer.get_watermark_offsets(tp, timeout=2)[1]", "topic.latest_available_offsets()"),
+    _m("consumer", "listTopics()", "consumer.topics()", "consumer.list_topics(timeout=2).topics",
        "client.topics.keys()"),
     _m("consumer", "metrics()", "consumer.metrics()",
        _na("{'statistics.interval.ms': 1000, 'stats_cb': fn} delivers librdkafka's statistics as JSON"),
@@ -110,7 +113,7 @@ METHOD_ROWS: list[Row] = [
        "consumer.offsets_for_times([TopicPartition(topic, 0, ms)])",
        _na("topic.fetch_offset_limits(ms) speaks ListOffsets v0: whole log segments, not records")),
     _m("consumer", "partitionsFor(topic)", "consumer.partitions_for_topic(topic)",
-       "consumer.list_topics(topic).topics[topic].partitions", "topic.partitions"),
+       "consumer.list_topics(topic, timeout=2).topics[topic].partitions", "topic.partitions"),
     _m("consumer", "pause(partitions)", "consumer.pause(tp)", "consumer.pause([tp])",
        _na("stop calling consume(); its fetcher still fills queued_max_messages")),
     _m("consumer", "poll(timeout)", "consumer.poll(timeout_ms=1000)", "consumer.poll(1.0)  # or consume(n, 1.0)",
@@ -167,12 +170,33 @@ def _setting_rows() -> list[Row]:
 ROWS: list[Row] = METHOD_ROWS + _setting_rows()
 
 
-def table(api: str | None = None, kind: str | None = None) -> Any:
-    """The Rosetta table as a pandas DataFrame (filter by ``api`` and ``kind``)."""
+# The rows a learner needs first, per API: the digest a lesson opens with (the full table follows it).
+DIGEST: dict[str, tuple[str, ...]] = {
+    "producer": ("send(ProducerRecord(topic, value))", "send(ProducerRecord(topic, key, value))",
+                 "send(record).get()  (synchronous)", "send(record, callback)  (asynchronous)", "flush()",
+                 "close()", "acks", "linger.ms"),
+    "consumer": ("subscribe(topics, listener)", "poll(timeout)", "commitSync(offsets)", "seek(partition, offset)",
+                 "assign(partitions)", "close()", "group.id", "enable.auto.commit"),
+}
+
+
+def _in_digest(api: str, java: str) -> bool:
+    return java in DIGEST.get(api, ())
+
+
+def table(api: str | None = None, kind: str | None = None, digest: bool = False) -> Any:
+    """The Rosetta table as a pandas DataFrame (filter by ``api`` and ``kind``).
+
+    ``digest=True`` keeps only the :data:`DIGEST` rows of ``api``, in that order, indexed by the Java name.
+    """
     import pandas as pd
 
-    data = [{"api": r.api, "kind": r.kind, "Java": r.java, **{c: str(r.cells[c]) for c in CLIENTS}}
-            for r in ROWS if (api is None or r.api == api) and (kind is None or r.kind == kind)]
+    rows = [r for r in ROWS if (api is None or r.api == api) and (kind is None or r.kind == kind)]
+    if digest:
+        order = {j: i for i, j in enumerate(DIGEST.get(api or "", ()))}
+        rows = sorted((r for r in rows if r.java in order), key=lambda r: order[r.java])
+        return pd.DataFrame([{"Java": r.java, **{c: str(r.cells[c]) for c in CLIENTS}} for r in rows]).set_index("Java")
+    data = [{"api": r.api, "kind": r.kind, "Java": r.java, **{c: str(r.cells[c]) for c in CLIENTS}} for r in rows]
     return pd.DataFrame(data)
 
 
@@ -184,15 +208,15 @@ class Context:
 
     MESSAGES = 6  # per partition
 
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-        self.topic = admin.create_topic(bootstrap, admin.unique_topic("rosetta"), partitions=2)
+    def __init__(self, conn: ConnLike) -> None:
+        self.conn = conn
+        self.topic = admin.create_topic(conn, admin.unique_topic("rosetta"), partitions=2)
         self._closers: list[Callable[[], Any]] = []
         self._pk_client = None
         self.t0_ms = int(time.time() * 1000)
         from confluent_kafka import Producer
 
-        p = Producer(clients.ck_conf(bootstrap))
+        p = Producer(ck_conf(conn))
         for part in (0, 1):
             for i in range(self.MESSAGES):
                 p.produce(self.topic, f"p{part}-{i}".encode(), f"k{i}".encode(), partition=part)
@@ -212,12 +236,12 @@ class Context:
     def kp_producer(self, **kw: Any) -> Any:
         from kafka import KafkaProducer
 
-        return self.closing(KafkaProducer(bootstrap_servers=self.bootstrap, max_block_ms=5000, **kw))
+        return self.closing(KafkaProducer(**kp_conf(self.conn), max_block_ms=5000, **kw))
 
     def kp_consumer(self, **kw: Any) -> Any:
         from kafka import KafkaConsumer
 
-        conf = dict(bootstrap_servers=self.bootstrap, group_id=self.group(), enable_auto_commit=False,
+        conf = dict(**kp_conf(self.conn), group_id=self.group(), enable_auto_commit=False,
                     auto_offset_reset="earliest", consumer_timeout_ms=int(TIMEOUT * 1000))
         conf.update(kw)
         return self.closing(KafkaConsumer(**conf))
@@ -233,13 +257,13 @@ class Context:
     def ck_producer(self, **kw: Any) -> Any:
         from confluent_kafka import Producer
 
-        return Producer(clients.ck_conf(self.bootstrap, {"message.timeout.ms": int(TIMEOUT * 1000), **kw}))
+        return Producer(ck_conf(self.conn, {"message.timeout.ms": int(TIMEOUT * 1000), **kw}))
 
     def ck_consumer(self, **kw: Any) -> Any:
         from confluent_kafka import Consumer
 
         conf = {"group.id": self.group(), "enable.auto.commit": False, "auto.offset.reset": "earliest", **kw}
-        return self.closing(Consumer(clients.ck_conf(self.bootstrap, conf)))
+        return self.closing(Consumer(ck_conf(self.conn, conf)))
 
     def ck_assigned(self, **kw: Any) -> tuple[Any, Any]:
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
@@ -252,7 +276,7 @@ class Context:
         if self._pk_client is None:
             from pykafka import KafkaClient
 
-            self._pk_client = KafkaClient(hosts=self.bootstrap, socket_timeout_ms=int(TIMEOUT * 1000))
+            self._pk_client = KafkaClient(**pk_conf(self.conn), socket_timeout_ms=int(TIMEOUT * 1000))
         return self._pk_client
 
     def pk_topic(self) -> Any:
@@ -297,7 +321,7 @@ class Context:
 
     def close(self) -> None:
         self.close_clients()
-        admin.delete_topic(self.bootstrap, self.topic)
+        admin.delete_topic(self.conn, self.topic)
 
 
 Check = Callable[[Context], str]
@@ -337,7 +361,10 @@ def _ck_poll(c: Any, n: int = 1) -> list[Any]:
 
 
 def _kp_poll(c: Any, n: int = 1) -> list[Any]:
-    return clients.poll_n(lambda: clients.kp_poll_one(c, 0.2, n), n, TIMEOUT, "kafka-python records")
+    # a subscribed consumer first waits for its partitions: a 0.2 s poll alone races the group join
+    early = clients.wait_assigned(c, TIMEOUT, 0.2, n) if c.subscription() else []
+    return early[:n] + clients.poll_n(lambda: clients.kp_poll_one(c, 0.2, n), max(0, n - len(early)), TIMEOUT,
+                                      "kafka-python records")
 
 
 def _pk_consume(c: Any, n: int = 1) -> list[Any]:
@@ -349,20 +376,20 @@ def _pk_consume(c: Any, n: int = 1) -> list[Any]:
 @_check("send(ProducerRecord(topic, value))", "kafka-python")
 def _(ctx: Context) -> str:
     md = ctx.kp_producer().send(ctx.topic, b"v").get(timeout=TIMEOUT)
-    return f"partition {md.partition} offset {md.offset}"
+    return f"the record went to partition {md.partition}, offset {md.offset}"
 
 
 @_check("send(ProducerRecord(topic, value))", "confluent-kafka")
 def _(ctx: Context) -> str:
     msg = _ck_deliver(ctx.ck_producer(), ctx.topic, b"v")
-    return f"partition {msg.partition()} offset {msg.offset()}"
+    return f"the record went to partition {msg.partition()}, offset {msg.offset()}"
 
 
 @_check("send(ProducerRecord(topic, value))", "pykafka")
 def _(ctx: Context) -> str:
     with ctx.pk_sync() as p:
         p.produce(b"v")
-    return "delivered (sync producer)"
+    return "the sync producer returned once the broker had stored the record"
 
 
 @_check("send(ProducerRecord(topic, key, value))", "kafka-python")
@@ -370,7 +397,7 @@ def _(ctx: Context) -> str:
     p = ctx.kp_producer()
     parts = {p.send(ctx.topic, b"v", key=b"same-key").get(timeout=TIMEOUT).partition for _ in range(3)}
     _expect(len(parts) == 1, "one key went to several partitions")
-    return f"key -> partition {parts.pop()} every time"
+    return f"every record with one key went to partition {parts.pop()}"
 
 
 @_check("send(ProducerRecord(topic, key, value))", "confluent-kafka")
@@ -378,7 +405,7 @@ def _(ctx: Context) -> str:
     p = ctx.ck_producer()
     parts = {_ck_deliver(p, ctx.topic, b"v", b"same-key").partition() for _ in range(3)}
     _expect(len(parts) == 1, "one key went to several partitions")
-    return f"key -> partition {parts.pop()} every time"
+    return f"every record with one key went to partition {parts.pop()}"
 
 
 @_check("send(ProducerRecord(topic, key, value))", "pykafka")
@@ -393,21 +420,21 @@ def _(ctx: Context) -> str:
     after = {p: o.offset[0] for p, o in topic.latest_available_offsets().items()}
     grew = {p: after[p] - before[p] for p in after if after[p] != before[p]}
     _expect(list(grew.values()) == [3], f"one key went to several partitions: {grew}")
-    return f"key -> partition {next(iter(grew))} every time (hashing_partitioner)"
+    return f"every record with one key went to partition {next(iter(grew))} (with hashing_partitioner)"
 
 
 @_check("send(ProducerRecord(topic, partition, key, value))", "kafka-python")
 def _(ctx: Context) -> str:
     md = ctx.kp_producer().send(ctx.topic, b"v", key=b"k", partition=1).get(timeout=TIMEOUT)
     _expect(md.partition == 1, f"asked for partition 1, got {md.partition}")
-    return "partition 1"
+    return "the record went to partition 1, as asked"
 
 
 @_check("send(ProducerRecord(topic, partition, key, value))", "confluent-kafka")
 def _(ctx: Context) -> str:
     msg = _ck_deliver(ctx.ck_producer(), ctx.topic, b"v", b"k", partition=1)
     _expect(msg.partition() == 1, f"asked for partition 1, got {msg.partition()}")
-    return "partition 1"
+    return "the record went to partition 1, as asked"
 
 
 @_check("send(ProducerRecord(topic, partition, key, value))", "pykafka")
@@ -422,13 +449,13 @@ def _(ctx: Context) -> str:
         p.produce(b"v", partition_key=b"1")
     after = ctx.pk_topic().latest_available_offsets()[1].offset[0]
     _expect(after == before + 1, "the workaround did not write to partition 1")
-    return "workaround: partition 1 via a partitioner"
+    return "workaround: a partitioner that picks by id sent it to partition 1"
 
 
 @_check("send(record).get()  (synchronous)", "kafka-python")
 def _(ctx: Context) -> str:
     md = ctx.kp_producer().send(ctx.topic, b"v").get(timeout=TIMEOUT)
-    return f"RecordMetadata offset {md.offset}"
+    return f"get() returned the RecordMetadata: offset {md.offset}"
 
 
 @_check("send(record).get()  (synchronous)", "confluent-kafka")
@@ -437,14 +464,14 @@ def _(ctx: Context) -> str:
     _expect(p.produce(ctx.topic, b"v") is None, "produce() now returns something: update the Rosetta row")
     left = p.flush(TIMEOUT)
     _expect(left == 0, f"{left} messages left after flush")
-    return "produce() returns None; flush() -> 0 left"
+    return "produce() returns nothing to wait on; flush() then returned 0 (nothing left)"
 
 
 @_check("send(record).get()  (synchronous)", "pykafka")
 def _(ctx: Context) -> str:
     with ctx.pk_sync() as p:
         p.produce(b"v")
-    return "sync producer returned after the broker's ack"
+    return "produce() returned after the broker's acknowledgement"
 
 
 @_check("send(record, callback)  (asynchronous)", "kafka-python")
@@ -456,13 +483,13 @@ def _(ctx: Context) -> str:
         lambda exc: (seen.append(exc), done.set()))
     p.flush(timeout=TIMEOUT)
     _expect(done.wait(TIMEOUT) and not isinstance(seen[0], Exception), f"callback: {seen}")
-    return f"callback got offset {seen[0].offset}"
+    return f"the callback received offset {seen[0].offset}"
 
 
 @_check("send(record, callback)  (asynchronous)", "confluent-kafka")
 def _(ctx: Context) -> str:
     msg = _ck_deliver(ctx.ck_producer(), ctx.topic, b"v")
-    return f"on_delivery got offset {msg.offset()}"
+    return f"on_delivery received offset {msg.offset()}"
 
 
 @_check("send(record, callback)  (asynchronous)", "pykafka")
@@ -471,7 +498,7 @@ def _(ctx: Context) -> str:
     p.produce(b"v")
     msg, exc = p.get_delivery_report(block=True, timeout=TIMEOUT)
     _expect(exc is None, f"delivery report error: {exc!r}")
-    return f"delivery report offset {msg.offset}"
+    return f"the delivery report said offset {msg.offset}"
 
 
 @_check("flush()", "kafka-python")
@@ -480,7 +507,7 @@ def _(ctx: Context) -> str:
     fut = p.send(ctx.topic, b"v")
     p.flush(timeout=TIMEOUT)
     _expect(fut.is_done, "flush returned before the send completed")
-    return "future done after flush (linger 60 s)"
+    return "with linger.ms at 60 s, flush() sent the record at once"
 
 
 @_check("flush()", "confluent-kafka")
@@ -489,7 +516,7 @@ def _(ctx: Context) -> str:
     p.produce(ctx.topic, b"v")
     queued = len(p)
     _expect(queued == 1 and p.flush(TIMEOUT) == 0 and len(p) == 0, "flush left messages queued")
-    return "1 queued (linger 5 s) -> flush() -> 0 left"
+    return "with linger.ms at 5 s, flush() sent the queued record at once (0 left)"
 
 
 @_check("flush()", "pykafka")
@@ -504,18 +531,18 @@ def _(ctx: Context) -> str:
     waited = time.monotonic() - t0
     _msg, exc = p.get_delivery_report(block=True, timeout=TIMEOUT)
     _expect(exc is None, f"{exc!r}")
-    return f"workaround: stop() delivered it after {waited:.1f} s (waits out linger_ms)"
+    return f"workaround: stop() delivered it after {waited:.1f} s (it waits out linger_ms)"
 
 
 @_check("close()", "kafka-python")
 def _(ctx: Context) -> str:
     from kafka import KafkaProducer
 
-    p = KafkaProducer(bootstrap_servers=ctx.bootstrap)
+    p = KafkaProducer(**kp_conf(ctx.conn))
     fut = p.send(ctx.topic, b"v")
     p.close(timeout=5)
     _expect(fut.is_done, "close() did not deliver the pending record")
-    return "closed; pending record delivered"
+    return "close() delivered the pending record first"
 
 
 @_check("close()", "confluent-kafka")
@@ -523,7 +550,7 @@ def _(ctx: Context) -> str:
     p = ctx.ck_producer()
     p.produce(ctx.topic, b"v")
     _expect(p.close() is True, "close() did not return True")
-    return "close() -> True"
+    return "close() returned True"
 
 
 @_check("close()", "pykafka")
@@ -540,21 +567,21 @@ def _(ctx: Context) -> str:
 def _(ctx: Context) -> str:
     parts = ctx.kp_producer().partitions_for(ctx.topic)
     _expect(parts == {0, 1}, f"{parts}")
-    return f"{sorted(parts)}"
+    return f"the partitions are {sorted(parts)}"
 
 
 @_check("partitionsFor(topic)", "confluent-kafka")
 def _(ctx: Context) -> str:
     parts = ctx.ck_producer().list_topics(ctx.topic, timeout=TIMEOUT).topics[ctx.topic].partitions
     _expect(set(parts) == {0, 1}, f"{parts}")
-    return f"{sorted(parts)}"
+    return f"the partitions are {sorted(parts)}"
 
 
 @_check("partitionsFor(topic)", "pykafka")
 def _(ctx: Context) -> str:
     parts = ctx.pk_client().topics[ctx.topic].partitions
     _expect(set(parts) == {0, 1}, f"{parts}")
-    return f"{sorted(parts)}"
+    return f"the partitions are {sorted(parts)}"
 
 
 @_check("metrics()", "kafka-python")
@@ -563,7 +590,7 @@ def _(ctx: Context) -> str:
     p.send(ctx.topic, b"v").get(timeout=TIMEOUT)
     m = p.metrics()
     _expect("producer-metrics" in m, f"no producer-metrics in {list(m)[:5]}")
-    return f"{len(m['producer-metrics'])} producer metrics"
+    return f"metrics() returned {len(m['producer-metrics'])} producer metrics"
 
 
 def _ck_stats(ctx: Context, consumer: bool) -> str:
@@ -579,7 +606,7 @@ def _ck_stats(ctx: Context, consumer: bool) -> str:
     while not stats and time.monotonic() < deadline:
         client.poll(0.1)
     _expect(bool(stats), "no statistics arrived")
-    return f"workaround: stats_cb JSON with {len(stats[0])} top-level keys"
+    return f"workaround: stats_cb received librdkafka's statistics as JSON ({len(stats[0])} top-level keys)"
 
 
 @_check("metrics()", "confluent-kafka")
@@ -592,7 +619,7 @@ def _(ctx: Context) -> str:
     from pykafka.producer import Producer
 
     _lacks(Producer, "metrics")
-    return "confirmed missing"
+    return "the client has no such method (checked)"
 
 
 # ---------------------------------------------------------------- consumer methods
@@ -628,7 +655,7 @@ def _(ctx: Context) -> str:
 def _(ctx: Context) -> str:
     c, tp = ctx.kp_assigned()
     _expect(c.assignment() == {tp}, f"{c.assignment()}")
-    return "{TopicPartition(partition=0)}"
+    return "assignment() returned partition 0"
 
 
 @_check("assignment()", "confluent-kafka")
@@ -636,7 +663,7 @@ def _(ctx: Context) -> str:
     c, _tp = ctx.ck_assigned()
     parts = [tp.partition for tp in c.assignment()]
     _expect(parts == [0], f"{parts}")
-    return "[partition 0]"
+    return "assignment() returned partition 0"
 
 
 @_check("assignment()", "pykafka")
@@ -644,7 +671,7 @@ def _(ctx: Context) -> str:
     t = ctx.pk_topic()
     c = ctx.pk_simple(partitions=[t.partitions[0]])
     _expect(list(c.partitions) == [0], f"{list(c.partitions)}")
-    return "{0: Partition}"
+    return "consumer.partitions holds partition 0"
 
 
 @_check("beginningOffsets(partitions)", "kafka-python")
@@ -652,7 +679,7 @@ def _(ctx: Context) -> str:
     c, tp = ctx.kp_assigned()
     off = c.beginning_offsets([tp])[tp]
     _expect(off == 0, f"{off}")
-    return "0"
+    return "the first offset is 0"
 
 
 @_check("beginningOffsets(partitions)", "confluent-kafka")
@@ -660,35 +687,35 @@ def _(ctx: Context) -> str:
     c, tp = ctx.ck_assigned()
     low, _high = c.get_watermark_offsets(tp, timeout=TIMEOUT)
     _expect(low == 0, f"{low}")
-    return "0"
+    return "the first offset is 0"
 
 
 @_check("beginningOffsets(partitions)", "pykafka")
 def _(ctx: Context) -> str:
     off = ctx.pk_topic().earliest_available_offsets()[0].offset[0]
     _expect(off == 0, f"{off}")
-    return "0"
+    return "the first offset is 0"
 
 
 @_check("close()", "kafka-python")
 def _(ctx: Context) -> str:
     from kafka import KafkaConsumer
 
-    c = KafkaConsumer(ctx.topic, bootstrap_servers=ctx.bootstrap)
+    c = KafkaConsumer(ctx.topic, **kp_conf(ctx.conn))
     c.close()
-    return "closed"
+    return "close() returned and the consumer left"
 
 
 @_check("close()", "confluent-kafka")
 def _(ctx: Context) -> str:
     from confluent_kafka import Consumer
 
-    c = Consumer(clients.ck_conf(ctx.bootstrap, {"group.id": ctx.group()}))
+    c = Consumer(ck_conf(ctx.conn, {"group.id": ctx.group()}))
     c.close()
     try:
         c.poll(0)
     except RuntimeError:
-        return "closed; poll() afterwards raises RuntimeError"
+        return "close() returned; a poll() afterwards raises RuntimeError"
     raise AssertionError("poll() after close() did not raise")
 
 
@@ -696,7 +723,7 @@ def _(ctx: Context) -> str:
 def _(ctx: Context) -> str:
     c = ctx.pk_topic().get_simple_consumer(consumer_timeout_ms=100)
     c.stop()
-    return "stopped"
+    return "stop() returned and the consumer is stopped"
 
 
 @_check("commitAsync(offsets, callback)", "kafka-python")
@@ -709,7 +736,7 @@ def _(ctx: Context) -> str:
     while not done.is_set() and time.monotonic() < deadline:
         c.poll(timeout_ms=100)  # callbacks run inside poll()
     _expect(done.is_set() and c.committed(tp) == 3, f"committed {c.committed(tp)}")
-    return "callback fired; committed 3"
+    return "the callback fired and offset 3 was committed"
 
 
 @_check("commitAsync(offsets, callback)", "confluent-kafka")
@@ -727,7 +754,7 @@ def _(ctx: Context) -> str:
     _expect(results == [None], f"on_commit: {results}")
     got = c.committed([tp], timeout=TIMEOUT)[0].offset
     _expect(got == 3, f"committed {got}")
-    return "on_commit fired; committed 3"
+    return "on_commit fired and offset 3 was committed"
 
 
 @_check("commitAsync(offsets, callback)", "pykafka")
@@ -738,7 +765,7 @@ def _(ctx: Context) -> str:
     worker.start()
     worker.join(TIMEOUT)
     _expect(not worker.is_alive(), "commit_offsets in a thread did not finish")
-    return "workaround: commit_offsets() in a thread"
+    return "workaround: commit_offsets() ran in a thread"
 
 
 @_check("commitSync(offsets)", "kafka-python")
@@ -747,7 +774,7 @@ def _(ctx: Context) -> str:
     _kp_poll(c, 2)
     c.commit()
     _expect(c.committed(tp) == 2, f"{c.committed(tp)}")
-    return "committed 2"
+    return "offset 2 was committed"
 
 
 @_check("commitSync(offsets)", "confluent-kafka")
@@ -757,7 +784,7 @@ def _(ctx: Context) -> str:
     c.commit(asynchronous=False)
     got = c.committed([tp], timeout=TIMEOUT)[0].offset
     _expect(got == 2, f"{got}")
-    return "committed 2"
+    return "offset 2 was committed"
 
 
 def _pk_committed(c: Any) -> dict[int, int]:
@@ -772,14 +799,14 @@ def _(ctx: Context) -> str:
     c.commit_offsets()
     got = _pk_committed(c)[0]
     _expect(got == 2, f"{got}")
-    return "committed 2 (pykafka commits last consumed + 1)"
+    return "offset 2 was committed (pykafka commits last consumed + 1)"
 
 
 @_check("committed(partition)", "kafka-python")
 def _(ctx: Context) -> str:
     c, tp = ctx.kp_assigned()
     _expect(c.committed(tp) is None, "a fresh group has a committed offset")
-    return "None for a fresh group"
+    return "a fresh group has no committed offset (None)"
 
 
 @_check("committed(partition)", "confluent-kafka")
@@ -787,7 +814,7 @@ def _(ctx: Context) -> str:
     c, tp = ctx.ck_assigned()
     got = c.committed([tp], timeout=TIMEOUT)[0].offset
     _expect(got < 0, f"{got}")
-    return f"{got} (OFFSET_INVALID) for a fresh group"
+    return f"a fresh group has no committed offset ({got}, OFFSET_INVALID)"
 
 
 @_check("committed(partition)", "pykafka")
@@ -795,7 +822,7 @@ def _(ctx: Context) -> str:
     got = _pk_committed(ctx.pk_simple())
     # unlike the Java client, pykafka's SimpleConsumer commits its starting position when it starts
     _expect(got == {0: 0, 1: 0}, f"{got}")
-    return "{0: 0, 1: 0}: pykafka committed the start position on start"
+    return "pykafka committed the start position when it started: {0: 0, 1: 0}"
 
 
 @_check("endOffsets(partitions)", "kafka-python")
@@ -803,7 +830,7 @@ def _(ctx: Context) -> str:
     c, tp = ctx.kp_assigned()
     off = c.end_offsets([tp])[tp]
     _expect(off >= Context.MESSAGES, f"{off}")
-    return f"{off}"
+    return f"the end offset is {off}"
 
 
 @_check("endOffsets(partitions)", "confluent-kafka")
@@ -811,33 +838,33 @@ def _(ctx: Context) -> str:
     c, tp = ctx.ck_assigned()
     _low, high = c.get_watermark_offsets(tp, timeout=TIMEOUT)
     _expect(high >= Context.MESSAGES, f"{high}")
-    return f"{high}"
+    return f"the end offset is {high}"
 
 
 @_check("endOffsets(partitions)", "pykafka")
 def _(ctx: Context) -> str:
     off = ctx.pk_topic().latest_available_offsets()[0].offset[0]
     _expect(off >= Context.MESSAGES, f"{off}")
-    return f"{off}"
+    return f"the end offset is {off}"
 
 
 @_check("listTopics()", "kafka-python")
 def _(ctx: Context) -> str:
     _expect(ctx.topic in ctx.kp_consumer().topics(), "topic missing")
-    return "topic listed"
+    return "the topic is in the list"
 
 
 @_check("listTopics()", "confluent-kafka")
 def _(ctx: Context) -> str:
     _expect(ctx.topic in ctx.ck_consumer().list_topics(timeout=TIMEOUT).topics, "topic missing")
-    return "topic listed"
+    return "the topic is in the list"
 
 
 @_check("listTopics()", "pykafka")
 def _(ctx: Context) -> str:
     ctx.pk_client().update_cluster()
     _expect(ctx.topic.encode() in ctx.pk_client().topics.keys(), "topic missing")
-    return "topic listed (names are bytes)"
+    return "the topic is in the list (names are bytes)"
 
 
 @_check("metrics()", "kafka-python")
@@ -846,7 +873,7 @@ def _(ctx: Context) -> str:
     _kp_poll(c, 1)
     m = c.metrics()
     _expect(any("consumer" in k for k in m), f"{list(m)[:5]}")
-    return f"{len(m)} metric groups"
+    return f"metrics() returned {len(m)} metric groups"
 
 
 @_check("metrics()", "confluent-kafka")
@@ -859,7 +886,7 @@ def _(ctx: Context) -> str:
     from pykafka.simpleconsumer import SimpleConsumer
 
     _lacks(SimpleConsumer, "metrics")
-    return "confirmed missing"
+    return "the client has no such method (checked)"
 
 
 @_check("offsetsForTimes(timestamps)", "kafka-python")
@@ -867,7 +894,7 @@ def _(ctx: Context) -> str:
     c, tp = ctx.kp_assigned()
     found = c.offsets_for_times({tp: ctx.t0_ms - 60_000})[tp]
     _expect(found is not None and found.offset == 0, f"{found}")
-    return "a minute before the seed -> offset 0"
+    return "a time one minute before the first record gives offset 0"
 
 
 @_check("offsetsForTimes(timestamps)", "confluent-kafka")
@@ -877,7 +904,7 @@ def _(ctx: Context) -> str:
     c = ctx.ck_consumer()
     found = c.offsets_for_times([TopicPartition(ctx.topic, 0, ctx.t0_ms - 60_000)], timeout=TIMEOUT)[0]
     _expect(found.offset == 0, f"{found}")
-    return "a minute before the seed -> offset 0"
+    return "a time one minute before the first record gives offset 0"
 
 
 @_check("offsetsForTimes(timestamps)", "pykafka")
@@ -886,7 +913,7 @@ def _(ctx: Context) -> str:
 
     _lacks(SimpleConsumer, "offsets_for_times")
     res = ctx.pk_topic().fetch_offset_limits(ctx.t0_ms - 60_000)
-    return f"workaround (segment granularity): {res[0].offset}"
+    return f"workaround: fetch_offset_limits() answers per log segment, not per record: {res[0].offset}"
 
 
 @_check("pause(partitions)", "kafka-python")
@@ -895,7 +922,7 @@ def _(ctx: Context) -> str:
     c.pause(tp)
     got = c.poll(timeout_ms=500)
     _expect(not got and c.paused() == {tp}, f"paused consumer returned {got}")
-    return "poll() returns nothing while paused"
+    return "poll() returned nothing while the partition was paused"
 
 
 @_check("pause(partitions)", "confluent-kafka")
@@ -904,7 +931,7 @@ def _(ctx: Context) -> str:
     c.pause([tp])
     got = c.poll(0.5)
     _expect(got is None, f"paused consumer returned {got}")
-    return "poll() returns None while paused"
+    return "poll() returned None while the partition was paused"
 
 
 @_check("pause(partitions)", "pykafka")
@@ -912,24 +939,24 @@ def _(ctx: Context) -> str:
     from pykafka.simpleconsumer import SimpleConsumer
 
     _lacks(SimpleConsumer, "pause")
-    return "confirmed missing"
+    return "the client has no such method (checked)"
 
 
 @_check("poll(timeout)", "kafka-python")
 def _(ctx: Context) -> str:
     c, _tp = ctx.kp_assigned()
-    return f"{len(_kp_poll(c, 3))} records"
+    return f"poll() returned {len(_kp_poll(c, 3))} records"
 
 
 @_check("poll(timeout)", "confluent-kafka")
 def _(ctx: Context) -> str:
     c, _tp = ctx.ck_assigned()
-    return f"{len(_ck_poll(c, 3))} messages"
+    return f"poll() returned {len(_ck_poll(c, 3))} messages"
 
 
 @_check("poll(timeout)", "pykafka")
 def _(ctx: Context) -> str:
-    return f"{len(_pk_consume(ctx.pk_simple(), 3))} messages"
+    return f"consume() returned {len(_pk_consume(ctx.pk_simple(), 3))} messages"
 
 
 @_check("position(partition)", "kafka-python")
@@ -937,7 +964,7 @@ def _(ctx: Context) -> str:
     c, tp = ctx.kp_assigned()
     _kp_poll(c, 2)
     _expect(c.position(tp) == 2, f"{c.position(tp)}")
-    return "2 after reading 2"
+    return "the position is 2 after reading 2 records"
 
 
 @_check("position(partition)", "confluent-kafka")
@@ -946,7 +973,7 @@ def _(ctx: Context) -> str:
     _ck_poll(c, 2)
     pos = c.position([tp])[0].offset
     _expect(pos == 2, f"{pos}")
-    return "2 after reading 2"
+    return "the position is 2 after reading 2 records"
 
 
 @_check("position(partition)", "pykafka")
@@ -956,7 +983,7 @@ def _(ctx: Context) -> str:
     _pk_consume(c, 2)
     pos = c.held_offsets[0] + 1
     _expect(pos == 2, f"{pos}")
-    return "held_offsets 1 -> position 2"
+    return "held_offsets says 1, so the position is 2"
 
 
 @_check("resume(partitions)", "kafka-python")
@@ -964,7 +991,7 @@ def _(ctx: Context) -> str:
     c, tp = ctx.kp_assigned()
     c.pause(tp)
     c.resume(tp)
-    return f"{len(_kp_poll(c, 1))} record after resume"
+    return f"{len(_kp_poll(c, 1))} record arrived after resume()"
 
 
 @_check("resume(partitions)", "confluent-kafka")
@@ -972,7 +999,7 @@ def _(ctx: Context) -> str:
     c, tp = ctx.ck_assigned()
     c.pause([tp])
     c.resume([tp])
-    return f"{len(_ck_poll(c, 1))} message after resume"
+    return f"{len(_ck_poll(c, 1))} message arrived after resume()"
 
 
 @_check("resume(partitions)", "pykafka")
@@ -989,7 +1016,7 @@ def _(ctx: Context) -> str:
     c.seek(tp, 3)
     m = _kp_poll(c, 1)[0]
     _expect(m.offset == 3, f"{m.offset}")
-    return "next record: offset 3"
+    return "the next record read was offset 3"
 
 
 @_check("seek(partition, offset)", "confluent-kafka")
@@ -1001,7 +1028,7 @@ def _(ctx: Context) -> str:
     c.seek(TopicPartition(ctx.topic, 0, 3))
     m = _ck_poll(c, 1)[0]
     _expect(m.offset() == 3, f"{m.offset()}")
-    return "next message: offset 3"
+    return "the next message read was offset 3"
 
 
 @_check("seek(partition, offset)", "pykafka")
@@ -1011,7 +1038,7 @@ def _(ctx: Context) -> str:
     c.reset_offsets([(t.partitions[0], 3 - 1)])
     m = _pk_consume(c, 1)[0]
     _expect(m.offset == 3, f"{m.offset}")
-    return "reset_offsets(2) -> next message offset 3"
+    return "reset_offsets(2) made offset 3 the next message"
 
 
 @_check("seekToBeginning(partitions)", "kafka-python")
@@ -1019,7 +1046,7 @@ def _(ctx: Context) -> str:
     c, tp = ctx.kp_assigned(auto_offset_reset="latest")
     c.seek_to_beginning(tp)
     _expect(_kp_poll(c, 1)[0].offset == 0, "not at 0")
-    return "offset 0"
+    return "the next record read was offset 0"
 
 
 @_check("seekToBeginning(partitions)", "confluent-kafka")
@@ -1030,7 +1057,7 @@ def _(ctx: Context) -> str:
     _ck_poll(c, 2)
     c.seek(TopicPartition(ctx.topic, 0, OFFSET_BEGINNING))
     _expect(_ck_poll(c, 1)[0].offset() == 0, "not at 0")
-    return "offset 0"
+    return "the next record read was offset 0"
 
 
 @_check("seekToBeginning(partitions)", "pykafka")
@@ -1042,7 +1069,7 @@ def _(ctx: Context) -> str:
     _pk_consume(c, 2)
     c.reset_offsets([(t.partitions[0], OffsetType.EARLIEST)])
     _expect(_pk_consume(c, 1)[0].offset == 0, "not at 0")
-    return "offset 0"
+    return "the next record read was offset 0"
 
 
 @_check("seekToEnd(partitions)", "kafka-python")
@@ -1051,7 +1078,7 @@ def _(ctx: Context) -> str:
     c.seek_to_end(tp)
     end = c.end_offsets([tp])[tp]
     _expect(c.position(tp) == end, f"{c.position(tp)} != {end}")
-    return f"position {end} (the end)"
+    return f"the position is {end}, the end"
 
 
 @_check("seekToEnd(partitions)", "confluent-kafka")
@@ -1062,7 +1089,7 @@ def _(ctx: Context) -> str:
     _ck_poll(c, 1)
     c.seek(TopicPartition(ctx.topic, 0, OFFSET_END))
     _expect(c.poll(0.5) is None, "read a message after seeking to the end")
-    return "nothing more to read"
+    return "nothing more to read afterwards"
 
 
 @_check("seekToEnd(partitions)", "pykafka")
@@ -1073,7 +1100,7 @@ def _(ctx: Context) -> str:
     c = ctx.pk_simple(partitions=[t.partitions[0]], consumer_timeout_ms=500)
     c.reset_offsets([(t.partitions[0], OffsetType.LATEST)])
     _expect(c.consume(block=True) is None, "read a message after seeking to the end")
-    return "nothing more to read"
+    return "nothing more to read afterwards"
 
 
 def _kp_listener(events: list[str]) -> Any:
@@ -1096,7 +1123,7 @@ def _(ctx: Context) -> str:
     c.subscribe([ctx.topic], listener=_kp_listener(events))
     _kp_poll(c, 1)
     _expect(any(e.startswith("assigned [0, 1]") for e in events), f"{events}")
-    return "; ".join(events)
+    return "the listener heard: " + "; ".join(events)
 
 
 @_check("subscribe(topics, listener)", "confluent-kafka")
@@ -1107,7 +1134,7 @@ def _(ctx: Context) -> str:
                 on_revoke=lambda cons, parts: events.append(f"revoked {[p.partition for p in parts]}"))
     _ck_poll(c, 1)
     _expect(any(e.startswith("assigned [0, 1]") for e in events), f"{events}")
-    return "; ".join(events)
+    return "the listener heard: " + "; ".join(events)
 
 
 @_check("subscribe(topics, listener)", "pykafka")
@@ -1121,7 +1148,7 @@ def _(ctx: Context) -> str:
     c = ctx.pk_balanced(post_rebalance_callback=after)
     _pk_consume(c, 1)
     _expect(bool(events), "post_rebalance_callback never ran")
-    return "; ".join(events)
+    return "the listener heard: " + "; ".join(events)
 
 
 @_check("subscribe(pattern, listener)", "kafka-python")
@@ -1131,7 +1158,7 @@ def _(ctx: Context) -> str:
     c.subscribe(pattern=f"^{re.escape(ctx.topic)}$", listener=_kp_listener(events))
     _kp_poll(c, 1)
     _expect(c.subscription() == {ctx.topic}, f"{c.subscription()}")
-    return f"pattern matched {ctx.topic.split('-')[0]}-…; {events[-1]}"
+    return f"the pattern matched {ctx.topic.split('-')[0]}-…; then {events[-1]}"
 
 
 @_check("subscribe(pattern, listener)", "confluent-kafka")
@@ -1141,7 +1168,7 @@ def _(ctx: Context) -> str:
     c.subscribe([f"^{re.escape(ctx.topic)}$"], on_assign=lambda cons, p: events.append(f"assigned {len(p)}"))
     _ck_poll(c, 1)
     _expect(bool(events), "no assignment")
-    return f"pattern matched; {events[-1]} partitions"
+    return f"the pattern matched; then {events[-1]} partitions"
 
 
 @_check("subscribe(pattern, listener)", "pykafka")
@@ -1161,7 +1188,7 @@ def _(ctx: Context) -> str:
     c = ctx.kp_consumer()
     c.subscribe([ctx.topic])
     _expect(c.subscription() == {ctx.topic}, f"{c.subscription()}")
-    return "{topic}"
+    return "subscription() returned the topic"
 
 
 @_check("subscription()", "confluent-kafka")
@@ -1169,14 +1196,14 @@ def _(ctx: Context) -> str:
     from confluent_kafka import Consumer
 
     _lacks(Consumer, "subscription")
-    return "confirmed missing"
+    return "the client has no such method (checked)"
 
 
 @_check("subscription()", "pykafka")
 def _(ctx: Context) -> str:
     c = ctx.pk_simple()
     _expect(c.topic.name.decode() == ctx.topic, f"{c.topic.name}")
-    return "consumer.topic.name (one topic per consumer)"
+    return "consumer.topic.name names it (one topic per consumer)"
 
 
 @_check("unsubscribe()", "kafka-python")
@@ -1185,7 +1212,7 @@ def _(ctx: Context) -> str:
     c.subscribe([ctx.topic])
     c.unsubscribe()
     _expect(not c.subscription(), f"{c.subscription()}")
-    return "subscription empty"
+    return "the subscription is empty afterwards"
 
 
 @_check("unsubscribe()", "confluent-kafka")
@@ -1196,14 +1223,14 @@ def _(ctx: Context) -> str:
     c.unsubscribe()
     c.poll(0.5)  # the revoke is applied during poll()
     _expect(c.assignment() == [], f"{c.assignment()}")
-    return "assignment empty after the next poll()"
+    return "the assignment is empty after the next poll()"
 
 
 @_check("unsubscribe()", "pykafka")
 def _(ctx: Context) -> str:
     c = ctx.pk_simple()
     c.stop()
-    return "stopped"
+    return "stop() returned and the consumer is stopped"
 
 
 def _wakeup_workaround(poll_once: Callable[[], Any]) -> str:
@@ -1215,7 +1242,7 @@ def _wakeup_workaround(poll_once: Callable[[], Any]) -> str:
         poll_once()
         polls += 1
     _expect(stop.is_set(), "the stop flag never ended the loop")
-    return f"workaround: loop ended by a stop flag after {polls} short polls"
+    return f"workaround: a stop flag ended the loop after {polls} short polls"
 
 
 @_check("wakeup()", "kafka-python")
@@ -1254,21 +1281,21 @@ def _(ctx: Context) -> str:
 def _(ctx: Context) -> str:
     parts = ctx.kp_consumer().partitions_for_topic(ctx.topic)
     _expect(parts == {0, 1}, f"{parts}")
-    return f"{sorted(parts)}"
+    return f"the partitions are {sorted(parts)}"
 
 
 @_check("partitionsFor(topic)", "confluent-kafka")
 def _(ctx: Context) -> str:
     parts = ctx.ck_consumer().list_topics(ctx.topic, timeout=TIMEOUT).topics[ctx.topic].partitions
     _expect(set(parts) == {0, 1}, f"{parts}")
-    return f"{sorted(parts)}"
+    return f"the partitions are {sorted(parts)}"
 
 
 @_check("partitionsFor(topic)", "pykafka")
 def _(ctx: Context) -> str:
     parts = ctx.pk_topic().partitions
     _expect(set(parts) == {0, 1}, f"{parts}")
-    return f"{sorted(parts)}"
+    return f"the partitions are {sorted(parts)}"
 
 
 # ---------------------------------------------------------------- settings
@@ -1285,19 +1312,19 @@ SAMPLES: dict[str, Any] = {
 _GROUP_SETTINGS = {"group.id", "session.timeout.ms", "heartbeat.interval.ms"}
 
 
-def _ck_ignores_max_poll_records(bootstrap: str) -> bool:
+def _ck_ignores_max_poll_records(conn: ConnLike) -> bool:
     """True when a classic confluent Consumer with max.poll.records=2 still returns more from consume()."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    topic = admin.create_topic(bootstrap, admin.unique_topic("max-poll"))
+    topic = admin.create_topic(conn, admin.unique_topic("max-poll"))
     try:
         from confluent_kafka import Producer
 
-        p = Producer(clients.ck_conf(bootstrap))
+        p = Producer(ck_conf(conn))
         for _ in range(6):
             p.produce(topic, b"x")
         p.flush(TIMEOUT)
-        c = Consumer(clients.ck_conf(bootstrap, {"group.id": f"mpr-{uuid.uuid4().hex[:6]}", "max.poll.records": 2}))
+        c = Consumer(ck_conf(conn, {"group.id": f"mpr-{uuid.uuid4().hex[:6]}", "max.poll.records": 2}))
         try:
             c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
             got: list[Any] = []
@@ -1311,7 +1338,7 @@ def _ck_ignores_max_poll_records(bootstrap: str) -> bool:
         finally:
             c.close()
     finally:
-        admin.delete_topic(bootstrap, topic)
+        admin.delete_topic(conn, topic)
 
 
 def _really_missing(client: str, java: str, api: str, ctx_bootstrap: str = "") -> None:
@@ -1351,9 +1378,17 @@ def _really_missing(client: str, java: str, api: str, ctx_bootstrap: str = "") -
         _expect(guess not in params, f"pykafka now has {guess}: update helpers.settings")
 
 
+def _spelled(java: str, value: Any, client: str, api: str) -> str:
+    """How ``client`` spells one Java setting and its sample value, e.g. ``linger_ms=20`` (a name alone
+    for addresses, group ids and functions)."""
+    translated = settings.translate({java: value}, client, api)  # type: ignore[arg-type]
+    return ", ".join(k if (java in ("bootstrap.servers", "group.id") or callable(v)) else f"{k}={v!r}"
+                     for k, v in translated.items())
+
+
 def _setting_check(java: str, api: str, client: str) -> Check:
     def run_it(ctx: Context) -> str:
-        conf: dict[str, Any] = {"bootstrap.servers": ctx.bootstrap}
+        conf: dict[str, Any] = {"bootstrap.servers": bootstrap_of(ctx.conn)}  # security: added by the builders
         if java == "group.id":
             conf[java] = ctx.group()
         elif java != "bootstrap.servers":
@@ -1366,11 +1401,12 @@ def _setting_check(java: str, api: str, client: str) -> Check:
                 pass
             else:
                 raise AssertionError("translate() did not refuse a missing setting")
-            _really_missing(client, java, api, ctx.bootstrap)
-            return "ConfigError from translate(); client confirmed to lack it"
+            _really_missing(client, java, api, ctx.conn)
+            return "translate() refuses it, and the client really has no such option (checked)"
+        spelled = _spelled(java, conf[java], client, api)
         if api == "producer":
-            return _produce_with(ctx, client, conf)
-        return _consume_with(ctx, client, conf, group=java in _GROUP_SETTINGS)
+            return f"a producer built with {spelled} {_produce_with(ctx, client, conf)}"
+        return f"a consumer built with {spelled} {_consume_with(ctx, client, conf, group=java in _GROUP_SETTINGS)}"
     return run_it
 
 
@@ -1381,23 +1417,23 @@ def _produce_with(ctx: Context, client: str, conf: dict[str, Any]) -> str:
         from kafka import KafkaProducer
 
         kw = settings.translate(conf, client, "producer")
-        p = ctx.closing(KafkaProducer(max_block_ms=5000, **kw))
+        p = ctx.closing(KafkaProducer(max_block_ms=5000, **{**kp_conf(ctx.conn), **kw}))
         md = p.send(ctx.topic, value, key=key).get(timeout=TIMEOUT)
-        return f"KafkaProducer({', '.join(kw)}) -> offset {md.offset}"
+        return f"delivered a record (offset {md.offset})"
     if client == "confluent-kafka":
         from confluent_kafka import Producer
 
         kw = settings.translate(conf, client, "producer")
-        msg = _ck_deliver(Producer(clients.ck_conf(ctx.bootstrap, kw)), ctx.topic, value, key)
-        return f"Producer({{{', '.join(kw)}}}) -> offset {msg.offset()}"
+        msg = _ck_deliver(Producer(ck_conf(ctx.conn, kw)), ctx.topic, value, key)
+        return f"delivered a record (offset {msg.offset()})"
     client_kw, prod_kw = settings.pykafka_split(conf, "producer")
     from pykafka import KafkaClient
 
-    kc = KafkaClient(**client_kw)  # keep a reference: a Topic only holds a weak proxy to its client
+    kc = KafkaClient(**{**pk_conf(ctx.conn), **client_kw})  # keep a reference: a Topic only holds a weak proxy
     topic = kc.topics[ctx.topic]
     with topic.get_sync_producer(**{"linger_ms": 0, "min_queued_messages": 1, **prod_kw}) as p:
         p.produce(value)
-    return f"KafkaClient({', '.join(client_kw)}), get_sync_producer({', '.join(prod_kw)}) -> delivered"
+    return "delivered a record (sync producer)"
 
 
 def _consume_with(ctx: Context, client: str, conf: dict[str, Any], group: bool) -> str:
@@ -1409,31 +1445,31 @@ def _consume_with(ctx: Context, client: str, conf: dict[str, Any], group: bool) 
         from kafka import KafkaConsumer, TopicPartition
 
         kw = settings.translate(base, client, "consumer")
-        c = ctx.closing(KafkaConsumer(**kw))
+        c = ctx.closing(KafkaConsumer(**{**kp_conf(ctx.conn), **kw}))
         if group:
             c.subscribe([ctx.topic])
         else:
             c.assign([TopicPartition(ctx.topic, 0)])
         n = len(_kp_poll(c, 1))
-        return f"KafkaConsumer({', '.join(kw)}) -> {n} record" + (" (joined group)" if group else "")
+        return f"read {n} record" + (" as a group member" if group else "")
     if client == "confluent-kafka":
         from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
         base.setdefault("group.id", ctx.group())  # librdkafka wants a group.id for any consumer
         kw = settings.translate(base, client, "consumer")
-        c = ctx.closing(Consumer(clients.ck_conf(ctx.bootstrap, kw)))
+        c = ctx.closing(Consumer(ck_conf(ctx.conn, kw)))
         if group:
             c.subscribe([ctx.topic])
         else:
             c.assign([TopicPartition(ctx.topic, 0, OFFSET_BEGINNING)])
         n = len(_ck_poll(c, 1))
-        return f"Consumer({{{', '.join(kw)}}}) -> {n} message" + (" (joined group)" if group else "")
+        return f"read {n} message" + (" as a group member" if group else "")
     from pykafka import KafkaClient
 
     if not group:
         base.setdefault("group.id", ctx.group())
     client_kw, cons_kw = settings.pykafka_split(base, "consumer")
-    kc = KafkaClient(**client_kw)  # keep a reference: a Topic only holds a weak proxy to its client
+    kc = KafkaClient(**{**pk_conf(ctx.conn), **client_kw})  # keep a reference: a Topic only holds a weak proxy
     topic = kc.topics[ctx.topic]
     cons_kw.update(reset_offset_on_start=True, consumer_timeout_ms=int(TIMEOUT * 1000))
     if group:
@@ -1442,7 +1478,7 @@ def _consume_with(ctx: Context, client: str, conf: dict[str, Any], group: bool) 
     else:
         c = ctx.closing(topic.get_simple_consumer(**cons_kw), "stop")
     n = len(_pk_consume(c, 1))
-    return f"{'get_balanced_consumer' if group else 'get_simple_consumer'}({', '.join(cons_kw)}) -> {n} message"
+    return f"read {n} message" + (" (balanced consumer, a group member)" if group else " (simple consumer)")
 
 
 def check_for(row: Row, client: str) -> Check:
@@ -1466,11 +1502,11 @@ class Result:
     seconds: float = field(default=0.0)
 
 
-def run(bootstrap: str, rows: list[Row] | None = None, clients: tuple[str, ...] = CLIENTS,
+def run(conn: ConnLike, rows: list[Row] | None = None, clients: tuple[str, ...] = CLIENTS,
         progress: bool = False) -> list[Result]:
     """Exercise every row's call for every client against the broker at ``bootstrap``."""
     rows = ROWS if rows is None else rows
-    ctx = Context(bootstrap)
+    ctx = Context(conn)
     results: list[Result] = []
     pairs = [(r, c) for r in rows for c in clients]
     bar = None
@@ -1498,14 +1534,33 @@ def run(bootstrap: str, rows: list[Row] | None = None, clients: tuple[str, ...] 
     return results
 
 
-def results_frame(results: list[Result]) -> Any:
-    """Results as a wide DataFrame: one row per Java entry, one column per client (✓/✗ + what was seen)."""
+def sentence(r: Result) -> str:
+    """One result as a sentence: whether the call worked as written, or its workaround did, and what was seen."""
+    seen = r.observed.strip()
+    if not r.ok:
+        lead = "Failed"
+    elif r.available:
+        lead = "Works"
+    else:
+        lead = "Not available; the workaround works" if seen.startswith("workaround") else "Not available"
+        seen = re.sub(r"^workaround:\s*", "", seen)
+    return f"{lead}: {seen}" + ("" if seen.endswith((".", "…")) else ".")
+
+
+def results_frame(results: list[Result], digest: bool = False) -> Any:
+    """Results as a wide DataFrame: one row per Java entry, one column per client, each cell a sentence.
+
+    ``digest=True`` keeps the :data:`DIGEST` rows only, in that order.
+    """
     import pandas as pd
 
     data: dict[tuple[str, str], dict[str, str]] = {}
     for r in results:
-        mark = ("✓ " if r.available else "≈ ") if r.ok else "✗ "
-        data.setdefault((r.api, r.java), {})[r.client] = mark + r.observed
-    frame = pd.DataFrame.from_dict(data, orient="index")
-    frame.index.names = ["api", "Java"]
+        if digest and not _in_digest(r.api, r.java):
+            continue
+        data.setdefault((r.api, r.java), {})[r.client] = sentence(r)
+    keys = list(data)
+    if digest:
+        keys.sort(key=lambda k: DIGEST[k[0]].index(k[1]))
+    frame = pd.DataFrame([data[k] for k in keys], index=pd.Index([k[1] for k in keys], name="Java"))
     return frame

@@ -15,8 +15,9 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from .clients import CLIENTS
 from .errors import ConfigError
+
+CLIENTS = ("kafka-python", "confluent-kafka", "pykafka")  # the one list; other modules import it
 Role = Literal["producer", "consumer", "any"]
 
 
@@ -110,6 +111,26 @@ SETTINGS: dict[str, Setting] = {s.java: s for s in [
     _S("request.timeout.ms", "any", "how long to wait for a broker's answer", {
         "kafka-python": _n("request_timeout_ms", int), "confluent-kafka": _n("request.timeout.ms", int),
         "pykafka": _pk("socket_timeout_ms", "client", int)}),
+    # ----------------------------------------------------------------- security (helpers.connection uses these)
+    _S("security.protocol", "any", "PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (log in over TLS)", {
+        "kafka-python": _n("security_protocol", lambda v: str(v).upper()),
+        "confluent-kafka": _n("security.protocol", lambda v: str(v).lower()),
+        "pykafka": _pk("protocol", "ssl_config", lambda v: str(v).upper(),
+                       "TLS through KafkaClient(ssl_config=SslConfig(cafile=...)); no SASL in 2.8.0")}),
+    _S("ssl.truststore.location", "any", "the CA certificate(s) that signed the brokers' certificates (PEM)", {
+        "kafka-python": _n("ssl_cafile", str), "confluent-kafka": _n("ssl.ca.location", str),
+        "pykafka": _pk("cafile", "ssl_config", str, "SslConfig(cafile=...)")}),
+    _S("ssl.endpoint.identification.algorithm", "any", "https: check the broker's certificate names its host", {
+        "kafka-python": _n("ssl_check_hostname", lambda v: str(v).lower() == "https"),
+        "confluent-kafka": _n("ssl.endpoint.identification.algorithm",
+                              lambda v: "https" if str(v).lower() == "https" else "none"),
+        "pykafka": _pk("check_hostname", "ssl_config", lambda v: str(v).lower() == "https",
+                       "pykafka's SslConfig never checks the host name (it sets check_hostname=False)")}),
+    _S("sasl.mechanism", "any", "how a client logs in: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 ...", {
+        "kafka-python": _n("sasl_mechanism", lambda v: str(v).upper()),
+        "confluent-kafka": _n("sasl.mechanism", lambda v: str(v).upper()),
+        "pykafka": Missing("pykafka 2.8.0 has no SASL support at all",
+                           "use kafka-python or confluent-kafka for a cluster that needs a login")}),
     # ----------------------------------------------------------------- producer
     _S("acks", "producer", "how many replicas must have a record before it counts as sent", {
         "kafka-python": _n("acks", _acks_kp, "kafka-python 3 defaults to 'all' with enable_idempotence=True"),
@@ -260,10 +281,19 @@ def translate(config: dict[str, Any], client: str, role: Role = "any") -> dict[s
 def pykafka_split(config: dict[str, Any], role: Role = "producer") -> tuple[dict[str, Any], dict[str, Any]]:
     """Java-style ``config`` for pykafka, split into (KafkaClient kwargs, get_producer/consumer kwargs)."""
     flat = translate(config, "pykafka", role)
-    client_names = {sp.name for s in SETTINGS.values() for c, sp in s.spellings.items()
-                    if c == "pykafka" and isinstance(sp, Name) and sp.where == "client"}
-    client_kw = {k: v for k, v in flat.items() if k in client_names}
-    other = {k: v for k, v in flat.items() if k not in client_names}
+    where = {sp.name: sp.where for s in SETTINGS.values() for c, sp in s.spellings.items()
+             if c == "pykafka" and isinstance(sp, Name)}
+    client_kw = {k: v for k, v in flat.items() if where.get(k) == "client"}
+    other = {k: v for k, v in flat.items() if where.get(k) not in ("client", "ssl_config")}
+    tls = {k: v for k, v in flat.items() if where.get(k) == "ssl_config"}
+    protocol = tls.get("protocol", "PLAINTEXT")
+    if protocol.startswith("SASL"):
+        raise ConfigError(f"pykafka 2.8.0 has no SASL (security.protocol={protocol})",
+                          "use kafka-python or confluent-kafka for a cluster that needs a login")
+    if protocol == "SSL":  # TLS is a KafkaClient keyword: ssl_config=SslConfig(cafile=...)
+        from pykafka import SslConfig
+
+        client_kw["ssl_config"] = SslConfig(cafile=tls.get("cafile"))
     return client_kw, other
 
 

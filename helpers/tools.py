@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import broker as _broker
+from .connection import ConnLike, as_connection
 from .errors import WorkbookError
 
 #: script name (as in a Kafka 3.9 distribution's bin/) -> the main class it runs
@@ -106,22 +107,39 @@ def _first_error(text: str) -> str:
     return (lines[0] if lines else "(no output)")[:300]
 
 
-def kafka_topics(bootstrap: str, *args: str, timeout: float = 60.0, check: bool = True) -> ToolResult:
-    """``kafka-topics.sh --bootstrap-server <bootstrap> <args>``."""
-    return run("kafka-topics", "--bootstrap-server", bootstrap, *args, timeout=timeout, check=check)
+#: how each tool is told about a secured connection's properties file
+_CONFIG_FLAG = {"kafka-console-producer": "--producer.config", "kafka-console-consumer": "--consumer.config"}
 
 
-def kafka_consumer_groups(bootstrap: str, *args: str, timeout: float = 60.0, check: bool = True) -> ToolResult:
-    """``kafka-consumer-groups.sh --bootstrap-server <bootstrap> <args>``."""
-    return run("kafka-consumer-groups", "--bootstrap-server", bootstrap, *args, timeout=timeout, check=check)
+def connection_args(conn: ConnLike, tool: str = "kafka-topics") -> list[str]:
+    """``--bootstrap-server <list>``, plus ``--command-config <file>`` (the flag ``tool`` uses) when the
+    connection is secured: what any of Kafka's tools needs to reach the cluster."""
+    c = as_connection(conn)
+    cfg = c.command_config()
+    return ["--bootstrap-server", c.bootstrap, *([_CONFIG_FLAG.get(tool, "--command-config"), str(cfg)] if cfg else [])]
 
 
-def console_produce(bootstrap: str, topic: str, records: list[tuple[str, str]], timeout: float = 60.0,
+def kafka_topics(conn: ConnLike, *args: str, timeout: float = 60.0, check: bool = True) -> ToolResult:
+    """``kafka-topics.sh --bootstrap-server <bootstrap> [--command-config <file>] <args>``."""
+    return run("kafka-topics", *connection_args(conn, "kafka-topics"), *args, timeout=timeout, check=check)
+
+
+def kafka_consumer_groups(conn: ConnLike, *args: str, timeout: float = 60.0, check: bool = True) -> ToolResult:
+    """``kafka-consumer-groups.sh --bootstrap-server <bootstrap> [--command-config <file>] <args>``.
+
+    On a secured cluster the tool's own 5 s default ``--timeout`` is too short for a fresh JVM's TLS set-up
+    on a busy machine (measured: 39 s at load 40 on 2 cores), so it gets 30 s unless ``args`` say otherwise."""
+    extra = ["--timeout", "30000"] if as_connection(conn).secured and "--timeout" not in args else []
+    return run("kafka-consumer-groups", *connection_args(conn, "kafka-consumer-groups"), *args, *extra,
+               timeout=timeout, check=check)
+
+
+def console_produce(conn: ConnLike, topic: str, records: list[tuple[str, str]], timeout: float = 60.0,
                     extra: tuple[str, ...] = ()) -> ToolResult:
     """Send ``(key, value)`` pairs with Kafka's own Java console producer (the Java client's partitioner)."""
     text = "".join(f"{k}\t{v}\n" for k, v in records)
     if any("\t" in k or "\n" in k + v for k, v in records):
         raise WorkbookError("keys and values for the console producer cannot contain tabs or newlines")
-    return run("kafka-console-producer", "--bootstrap-server", bootstrap, "--topic", topic,
+    return run("kafka-console-producer", *connection_args(conn, "kafka-console-producer"), "--topic", topic,
                "--property", "parse.key=true", "--property", "key.separator=\t", *extra,
                timeout=timeout, input=text)

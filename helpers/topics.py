@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from . import admin
 from .admin import admin_client
-from .clients import ck_conf
+from .connection import ConnLike, ck_conf
 from .errors import WorkbookError
 
 if TYPE_CHECKING:
@@ -36,29 +36,29 @@ FAST_RETENTION = {
 }
 
 
-def describe(bootstrap: str, topic: str) -> "pd.DataFrame":
+def describe(conn: ConnLike, topic: str) -> "pd.DataFrame":
     """One row per partition: leader, replicas, in-sync replicas (a DataFrame)."""
     import pandas as pd
 
-    ids = admin.partitions(bootstrap, topic)  # a WorkbookError if the topic does not exist
-    parts = admin_client(bootstrap).list_topics(topic, timeout=10).topics[topic].partitions
+    ids = admin.partitions(conn, topic)  # a WorkbookError if the topic does not exist
+    parts = admin_client(conn).list_topics(topic, timeout=10).topics[topic].partitions
     rows = [{"partition": p, "leader": parts[p].leader, "replicas": list(parts[p].replicas), "isr": list(parts[p].isrs)}
             for p in ids]
     return pd.DataFrame(rows).set_index("partition")
 
 
-def configs(bootstrap: str, topic: str, only_changed: bool = True) -> dict[str, str]:
+def configs(conn: ConnLike, topic: str, only_changed: bool = True) -> dict[str, str]:
     """The topic's configuration; by default only what differs from the broker defaults."""
     from confluent_kafka.admin import ConfigResource, ConfigSource
 
     res = ConfigResource(ConfigResource.Type.TOPIC, topic)
-    client = admin_client(bootstrap)  # keep a reference until the future is resolved
+    client = admin_client(conn)  # keep a reference until the future is resolved
     entries = client.describe_configs([res])[res].result(timeout=15)
     return {k: e.value for k, e in sorted(entries.items())
             if not only_changed or e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
 
 
-def set_config(bootstrap: str, topic: str, changes: dict[str, str | None]) -> dict[str, str]:
+def set_config(conn: ConnLike, topic: str, changes: dict[str, str | None]) -> dict[str, str]:
     """Change (or with ``None``, remove) topic settings, leaving the others alone; returns the new overrides."""
     from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
@@ -66,34 +66,42 @@ def set_config(bootstrap: str, topic: str, changes: dict[str, str | None]) -> di
                            incremental_operation=AlterConfigOpType.DELETE if v is None else AlterConfigOpType.SET)
                for k, v in changes.items()]
     res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
-    client = admin_client(bootstrap)
+    client = admin_client(conn)
     admin.wait_for({topic: f for f in client.incremental_alter_configs([res]).values()}, "changing the config of topic")
-    return configs(bootstrap, topic)
+    # the controller has the change; the broker answering DescribeConfigs may apply it a moment later (KRaft
+    # metadata log), so read back until every change shows, rather than return the old overrides
+    want = {k: (None if v is None else str(v)) for k, v in changes.items()}
+    deadline = time.monotonic() + 10
+    while True:
+        now = configs(conn, topic)
+        if all(now.get(k) == v for k, v in want.items()) or time.monotonic() > deadline:
+            return now
+        time.sleep(0.1)
 
 
-def add_partitions(bootstrap: str, topic: str, total: int) -> int:
+def add_partitions(conn: ConnLike, topic: str, total: int) -> int:
     """Grow ``topic`` to ``total`` partitions (Kafka can add partitions, never remove them)."""
     from confluent_kafka.admin import NewPartitions
 
-    now = len(admin.partitions(bootstrap, topic))  # a WorkbookError if the topic does not exist
+    now = len(admin.partitions(conn, topic))  # a WorkbookError if the topic does not exist
     if total <= now:
         raise WorkbookError(f"{topic!r} has {now} partitions; Kafka can only add partitions, "
                             f"so {total} is not possible", "create a new topic to have fewer partitions")
-    client = admin_client(bootstrap)  # keep a reference until the futures are resolved
+    client = admin_client(conn)  # keep a reference until the futures are resolved
     admin.wait_for(client.create_partitions([NewPartitions(topic, total)]), "adding partitions to")
     deadline = time.monotonic() + 15
-    while admin.partition_count(bootstrap, topic) != total and time.monotonic() < deadline:
+    while admin.partition_count(conn, topic) != total and time.monotonic() < deadline:
         time.sleep(0.1)
     return total
 
 
-def send(bootstrap: str, topic: str, pairs: list[tuple[str | None, str | None]],
+def send(conn: ConnLike, topic: str, pairs: list[tuple[str | None, str | None]],
          timestamps: list[int] | None = None) -> int:
     """Send ``(key, value)`` pairs in order (``None`` value: a tombstone), optionally with explicit
     record timestamps (ms); returns how many were sent."""
     from confluent_kafka import Producer
 
-    p = Producer(ck_conf(bootstrap, {"linger.ms": 0}))
+    p = Producer(ck_conf(conn, {"linger.ms": 0}))
     for i, (k, v) in enumerate(pairs):
         extra = {"timestamp": timestamps[i]} if timestamps else {}
         p.produce(topic, key=None if k is None else k.encode(), value=None if v is None else v.encode(), **extra)
@@ -110,7 +118,7 @@ def latest_by_key(records: Iterable["Record"]) -> dict[str, str | None]:
     return out
 
 
-def wait_for_compaction(bootstrap: str, topic: str, keys: int, timeout: float = 30.0,
+def wait_for_compaction(conn: ConnLike, topic: str, keys: int, timeout: float = 30.0,
                         nudge: str = "_roll") -> tuple[list["Record"], float]:
     """Wait (bounded) until the cleaner has compacted ``topic`` down to about one record per key.
 
@@ -122,8 +130,8 @@ def wait_for_compaction(bootstrap: str, topic: str, keys: int, timeout: float = 
 
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        send(bootstrap, topic, [(nudge, "")])
-        records = [r for r in read(bootstrap, topic, timeout=10) if r.key != nudge]
+        send(conn, topic, [(nudge, "")])
+        records = [r for r in read(conn, topic, timeout=10) if r.key != nudge]
         if len(records) <= keys:
             return records, round(time.monotonic() - start, 1)
         time.sleep(0.5)
@@ -132,18 +140,18 @@ def wait_for_compaction(bootstrap: str, topic: str, keys: int, timeout: float = 
                         "may need a longer timeout")
 
 
-def broker_setting(bootstrap: str, name: str) -> str | None:
+def broker_setting(conn: ConnLike, name: str) -> str | None:
     """The value of one broker setting (of the first broker in the metadata), or None if it has none."""
     from confluent_kafka.admin import ConfigResource
 
-    client = admin_client(bootstrap)
+    client = admin_client(conn)
     broker = min(client.list_topics(timeout=10).brokers)
     res = ConfigResource(ConfigResource.Type.BROKER, str(broker))
     entry = client.describe_configs([res])[res].result(timeout=15).get(name)
     return None if entry is None else entry.value
 
 
-def wait_for_retention(bootstrap: str, topic: str, timeout: float = 30.0) -> tuple[int, int, float]:
+def wait_for_retention(conn: ConnLike, topic: str, timeout: float = 30.0) -> tuple[int, int, float]:
     """Wait (bounded) until retention deleted old records: the log start offset moves past 0.
 
     Returns ``(log start offset, log end offset, seconds waited)``. The broker looks for expired
@@ -152,14 +160,14 @@ def wait_for_retention(bootstrap: str, topic: str, timeout: float = 30.0) -> tup
     """
     from .offsets import watermarks
 
-    interval = int(broker_setting(bootstrap, "log.retention.check.interval.ms") or 0) / 1000
+    interval = int(broker_setting(conn, "log.retention.check.interval.ms") or 0) / 1000
     if interval > timeout:
         raise WorkbookError(f"this broker checks retention only every {interval:g} s "
                             f"(log.retention.check.interval.ms), longer than timeout={timeout:g} s",
                             "the embedded broker checks every 5 s; here pass a longer timeout or skip the demo")
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        low, high = watermarks(bootstrap, topic)[0]
+        low, high = watermarks(conn, topic)[0]
         if low > 0:
             return low, high, round(time.monotonic() - start, 1)
         time.sleep(0.5)
@@ -167,13 +175,13 @@ def wait_for_retention(bootstrap: str, topic: str, timeout: float = 30.0) -> tup
                         f"is retention.ms small and segment.ms small? this broker checks every {interval:g} s")
 
 
-def glossary(bootstrap: str, topic: str, record: "Record", group: str | None = None) -> "pd.DataFrame":
+def glossary(conn: ConnLike, topic: str, record: "Record", group: str | None = None) -> "pd.DataFrame":
     """The talk's terms (slide 23), each tied to what this broker and ``record`` show right now.
     ``group`` names a consumer group to point at, if the lesson has one yet."""
     import pandas as pd
 
-    admin.partitions(bootstrap, topic)  # a WorkbookError if the topic does not exist
-    md = admin_client(bootstrap).list_topics(topic, timeout=10)
+    admin.partitions(conn, topic)  # a WorkbookError if the topic does not exist
+    md = admin_client(conn).list_topics(topic, timeout=10)
     broker = next(iter(md.brokers.values()))
     part = md.topics[topic].partitions[record.partition]
     rows = [

@@ -10,6 +10,25 @@ import ipywidgets as W
 from IPython.display import clear_output, display
 
 from . import charts, partitioning
+from .connection import ConnLike
+
+
+def _ensure_topic(conn: ConnLike, topic: str, partitions: int) -> int:
+    """The topic's partition count; a topic the lesson's clean-up deleted is created again (and said so),
+    so a widget used after "Run All" still works."""
+    from .admin import create_topic, partition_count
+    from .errors import WorkbookError
+
+    try:
+        count = partition_count(conn, topic)
+    except WorkbookError:  # a missing topic may be an error rather than 0
+        count = 0
+    if count == 0:
+        create_topic(conn, topic, partitions=partitions)
+        print(f"{topic} was deleted by the clean-up cell: created it again with {partitions} partitions "
+              "(the clean-up cell at the end deletes it)")
+        count = partitions
+    return count
 
 
 def connections_explorer(sources: int = 3, sinks: int = 4) -> W.Widget:
@@ -30,16 +49,17 @@ def connections_explorer(sources: int = 3, sinks: int = 4) -> W.Widget:
     return W.VBox([W.HBox([s, d]), out])
 
 
-def key_explorer(bootstrap: str | None = None, topic: str | None = None, partitions: int = 4) -> W.Widget:
+def key_explorer(conn: ConnLike | None = None, topic: str | None = None, partitions: int = 4) -> W.Widget:
     """Type a key: see where Java/kafka-python (murmur2) and confluent-kafka (crc32) put it.
 
-    With ``bootstrap`` and ``topic`` a button also sends the key with both clients and reports
+    With ``conn`` and ``topic`` a button also sends the key with both clients and reports
     the partitions the broker actually stored it in.
     """
     key = W.Text(value="user-42", description="key")
     n = W.IntSlider(value=partitions, min=1, max=12, description="partitions")
     result = W.HTML()
-    send = W.Button(description="send with both clients", disabled=not (bootstrap and topic))
+    send = W.Button(description="send with both clients", disabled=not (conn and topic),
+                    layout=W.Layout(width="auto"))  # the whole label, not "send with both cl..."
     out = W.Output()
 
     def update(*_: object) -> None:
@@ -56,20 +76,15 @@ def key_explorer(bootstrap: str | None = None, topic: str | None = None, partiti
     def on_send(_: object) -> None:
         with out:
             clear_output(wait=True)
-            if not (bootstrap and topic):
+            if not (conn and topic):
                 return
-            from .admin import partition_count
             from .offsets import read
 
-            count = partition_count(bootstrap, topic)
-            if count == 0:  # e.g. the lesson's clean-up cell has run; kafka-python would block a minute
-                print(f"topic {topic!r} no longer exists (the clean-up cell deletes it): "
-                      "re-run the cell that creates it, then press the button again")
-                return
             try:
+                count = _ensure_topic(conn, topic, partitions)
                 for client in ("kafka-python", "confluent-kafka"):
-                    partitioning.produce_keys(bootstrap, topic, [key.value], client)
-                seen = sorted({(r.value, r.partition) for r in read(bootstrap, topic) if r.key == key.value})
+                    partitioning.produce_keys(conn, topic, [key.value], client)
+                seen = sorted({(r.value, r.partition) for r in read(conn, topic) if r.key == key.value})
             except Exception as exc:  # one line in the widget, never a traceback from a button
                 print(f"sending failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
                 return
@@ -84,7 +99,7 @@ def key_explorer(bootstrap: str | None = None, topic: str | None = None, partiti
     return W.VBox([W.HBox([key, n]), result, send, out])
 
 
-def group_size_explorer(bootstrap: str, topic: str) -> W.Widget:
+def group_size_explorer(conn: ConnLike, topic: str, partitions: int = 6) -> W.Widget:
     """Pick a number of consumers, press the button: a real group of that size joins ``topic``, and once
     it is stable the chart shows who got which partitions (more consumers than partitions leaves some
     idle). The group then leaves, and its committed offsets are deleted."""
@@ -92,7 +107,7 @@ def group_size_explorer(bootstrap: str, topic: str) -> W.Widget:
     from .groups import GroupRunner
 
     n = W.IntSlider(value=3, min=1, max=8, description="consumers")
-    run = W.Button(description="start a group this size")
+    run = W.Button(description="start a group this size", layout=W.Layout(width="auto"))
     out = W.Output()
 
     def on_run(_: object) -> None:
@@ -100,7 +115,8 @@ def group_size_explorer(bootstrap: str, topic: str) -> W.Widget:
         with out:
             clear_output(wait=True)
             try:
-                with GroupRunner(bootstrap, topic, max_seconds=30, lag_every=None) as runner:
+                _ensure_topic(conn, topic, partitions)
+                with GroupRunner(conn, topic, max_seconds=30, lag_every=None) as runner:
                     for _ in range(n.value):
                         runner.add()
                     runner.wait_stable(timeout=15)
@@ -109,7 +125,7 @@ def group_size_explorer(bootstrap: str, topic: str) -> W.Widget:
                 display(charts.assignment_chart(owned, f"{n.value} consumers, {len(runner.partitions)} partitions"))
                 if idle:
                     print(f"idle (no partition to read): {', '.join(idle)}")
-                delete_groups(bootstrap, runner.group)
+                delete_groups(conn, runner.group)
             except Exception as exc:  # e.g. the topic was deleted by the clean-up cell: one line, no traceback
                 print(f"{type(exc).__name__}: {exc}")
             finally:

@@ -1,6 +1,8 @@
 """Kafka 3.9 beside Kafka 4.x: the compatibility matrix from a live run (starts a real 4.x broker)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from helpers import broker, compat
@@ -20,7 +22,8 @@ def kafka4():
 
 @pytest.mark.slow
 def test_matrix_on_39_and_4x(bootstrap: str, kafka4: broker.Broker) -> None:
-    here = broker.Broker(bootstrap=bootstrap, version="3.9", embedded=False)
+    here = broker.Broker(bootstrap=bootstrap.bootstrap, version="3.9", embedded=False,
+                         properties_file=bootstrap.source)
     results = compat.matrix({"Kafka 3.9": here, f"Kafka {kafka4.version}": kafka4}, timeout=6)
     ok = {(a.broker, a.client, a.step): a for a in results}
     assert len(results) == 2 * 3 * 2
@@ -55,6 +58,15 @@ def test_start_kafka4_failure_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
         raise OSError("no space left on device")
 
     monkeypatch.setattr(broker, "start", boom)
-    with pytest.raises(WorkbookError, match=r"Kafka 4\.1\.1 did not start: OSError: no space left on device -> run `make jars`") as exc:
-        compat.start_kafka4("4.1.1")
+    version = compat.KAFKA4_VERSION
+    with pytest.raises(WorkbookError, match=rf"Kafka {re.escape(version)} did not start: OSError: no space left on device -> run `make jars`") as exc:
+        compat.start_kafka4(version)
     assert "\n" not in str(exc.value)
+
+
+def test_kafka4_is_a_4x_release_make_setup_fetched() -> None:
+    # `make setup` (the jars target) fetches exactly this version; lesson 05's matrix and lesson 10 start it
+    major, minor, _ = (int(x) for x in compat.KAFKA4_VERSION.split("."))
+    assert (major, minor) >= (4, 4), compat.KAFKA4_VERSION
+    assert broker.jars_ok(compat.KAFKA4_VERSION), "run `make setup`"
+    assert any(p.name == f"kafka_2.13-{compat.KAFKA4_VERSION}.jar" for p in broker.jar_dir(compat.KAFKA4_VERSION).iterdir())

@@ -29,13 +29,21 @@ def test_teaching_settings_match_embedded() -> None:
 
 
 def test_host_listener_ui_and_healthcheck() -> None:
-    assert "9092:9092" in KAFKA["ports"]
+    assert "127.0.0.1:9092:9092" in KAFKA["ports"]
     assert "HOST://localhost:9092" in KAFKA["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     assert "kafka-broker-api-versions" in " ".join(KAFKA["healthcheck"]["test"])
     ui = COMPOSE["services"]["kafka-ui"]
     name, tag = ui["image"].split(":")
     assert name == "kafbat/kafka-ui" and tag not in ("latest", "main")
     assert ui["environment"]["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka:19092"
-    assert "8080:8080" in ui["ports"]
+    assert "127.0.0.1:8080:8080" in ui["ports"]
     for service in COMPOSE["services"].values():
         assert ":" in service["image"] and not service["image"].endswith(":latest")
+
+
+def test_every_published_port_is_loopback_only() -> None:
+    """No TLS, no login: a port published on every interface would open the broker (or UI) to the network."""
+    for name, service in COMPOSE["services"].items():
+        for port in service.get("ports", []):
+            spec = port if isinstance(port, str) else f"{port.get('host_ip', '')}:{port.get('published')}"
+            assert spec.startswith("127.0.0.1:"), (name, port)

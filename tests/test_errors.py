@@ -1,6 +1,8 @@
 """Workbook errors read as one line, in a terminal and in Jupyter."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from helpers import broker
@@ -37,3 +39,19 @@ def test_ensure_broker_uses_a_kafka_it_did_not_start(iso_home, kafka: broker.Bro
     b = broker.ensure_broker(quiet=True)
     assert not b.embedded and b.bootstrap == f"127.0.0.1:{broker.DEFAULT_PORT}"
     assert b.stop() is False
+
+
+def test_a_workbook_error_in_a_kernel_is_one_line_and_still_an_error() -> None:
+    """In a notebook the handler shows one line, and the cell still fails: Run All stops, nbval sees it."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from helpers.errors import WorkbookError, install_ipython_handler\n"
+                                          "install_ipython_handler()"),
+                nbformat.v4.new_code_cell("raise WorkbookError('topic x does not exist', 'create it first')")]
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(Path(__file__).resolve().parents[1])}}).execute()
+    (out,) = nb.cells[1].outputs
+    assert out.output_type == "error" and out.ename == "WorkbookError"
+    assert len(out.traceback) == 1 and "topic x does not exist -> create it first" in out.traceback[0]

@@ -62,7 +62,7 @@ def test_check_same_partition(bootstrap):
     t = admin.create_topic(bootstrap, admin.unique_topic("t-ex-agree"), partitions=4)
     try:
         def send(conf, value):
-            p = Producer({"bootstrap.servers": bootstrap, **conf})
+            p = Producer({**bootstrap.config("confluent-kafka"), **conf})
             p.produce(t, key=b"order-7", value=value)
             p.flush(10)
 
@@ -79,7 +79,7 @@ def test_check_same_partition(bootstrap):
         from helpers import partitioning
 
         partitioning.produce_keys(bootstrap, t, ["order-7"], "kafka-python")
-        p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random"})
+        p = Producer({**bootstrap.config("confluent-kafka"), "partitioner": "murmur2_random"})
         p.produce(t, key=b"order-7", value=b"confluent-kafka")
         p.flush(10)
         assert ex.check_same_partition(bootstrap, t, "order-7")

@@ -60,11 +60,23 @@ def test_widgets_build_without_a_front_end(bootstrap, topic):
     assert isinstance(g, W.VBox) and "s" not in g.children[0].children[1].description.split()  # no promised time
 
 
-def test_key_explorer_button_after_the_topic_is_gone(bootstrap, capsys):
+def test_a_widget_recreates_the_topic_the_clean_up_deleted(bootstrap, capsys):
     from helpers import admin
 
-    gone = admin.unique_topic("t-gone")  # never created: like a topic the clean-up cell deleted
-    w = widgets.key_explorer(bootstrap, gone, partitions=4)
-    w.children[2].click()
-    out = capsys.readouterr().out
-    assert "no longer exists" in out and "Traceback" not in out
+    t = admin.create_topic(bootstrap, admin.unique_topic("t-explorer"), partitions=4)
+    admin.delete_topic(bootstrap, t)
+    try:
+        k = widgets.key_explorer(bootstrap, t, partitions=4)
+        k.children[2].click()  # "send with both clients", after the clean-up cell deleted the topic
+        assert admin.partition_count(bootstrap, t) == 4
+        assert sorted(r.key for r in offsets.read(bootstrap, t)) == ["user-42", "user-42"]  # both clients sent
+        out = capsys.readouterr().out
+        assert "created it again with 4 partitions" in out and "Traceback" not in out
+    finally:
+        admin.delete_topic(bootstrap, t)
+
+
+def test_the_assignment_chart_counts_whole_partitions_and_shows_idle_members():
+    spec = charts.assignment_chart({"c1": [0, 1], "c2": [2], "c3": []}).to_dict()
+    text = str(spec)
+    assert "idle: no partition to read" in text and "'tickMinStep': 1" in text

@@ -30,3 +30,11 @@ def test_auto_and_async_never_lose_and_duplicate_at_once(bootstrap):
 def test_unknown_strategy(bootstrap):
     with pytest.raises(WorkbookError, match="unknown strategy"):
         delivery.simulate(bootstrap, "twice-a-day")
+
+
+def test_auto_commit_with_offsets_stored_after_processing_never_loses(bootstrap):
+    # librdkafka's fix for auto commit: enable.auto.offset.store=false + store_offsets() after processing
+    r = delivery.simulate(bootstrap, "auto-store-after", n=60, crash_after=15, batch=10)
+    assert r["crash_exit_code"] == 1 and r["lost"] == 0
+    committed = r["committed_at_crash"] or 0  # None: the crash came before the first background commit
+    assert committed <= 15 and r["duplicates"] == 15 - committed

@@ -65,12 +65,21 @@ def test_keyed_sends_keep_per_key_order_keyless_do_not(bootstrap):
     b = admin.create_topic(bootstrap, admin.unique_topic("t-keyless"), partitions=4)
     try:
         pt.send_sequenced(bootstrap, a, n=200, users=5, keyed=True)
-        pt.send_sequenced(bootstrap, b, n=200, users=5, keyed=False, client="kafka-python")
+        pt.send_sequenced(bootstrap, b, n=200, users=5, keyed=False, round_robin=4)
         keyed, keyless = offsets.read(bootstrap, a), offsets.read(bootstrap, b)
         assert len(keyed) == len(keyless) == 200
         assert pt.ordering_report(keyed) == {"every user's messages in the order sent": True,
                                              "all messages in the order sent": False}
+        # round robin (a sticky keyless burst could land in one partition and keep its order by luck)
         assert pt.ordering_report(keyless)["every user's messages in the order sent"] is False
+        assert pt.partition_counts(keyless, "rr")["count"].tolist() == [50, 50, 50, 50]
+        assert pt.runs(keyless) == {"longest run": 1, "mean run": 1.0}  # round robin never repeats a partition
+        sticky = admin.create_topic(bootstrap, admin.unique_topic("t-sticky"), partitions=4)
+        try:  # librdkafka's default sticky partitioner: keyless messages come in runs on one partition
+            pt.send_sequenced(bootstrap, sticky, n=200, users=5, keyed=False)
+            assert pt.runs(offsets.read(bootstrap, sticky))["longest run"] > 1
+        finally:
+            admin.delete_topic(bootstrap, sticky)
         counts = pt.partition_counts(keyed, "keyed")
         assert counts["count"].sum() == 200 and set(counts["how"]) == {"keyed"}
     finally:

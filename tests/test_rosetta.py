@@ -52,13 +52,13 @@ def test_observations_match_the_table(results: list[rosetta.Result]) -> None:
     seen = {(r.api, r.java, r.client): r.observed for r in results}
     # the seeded topic has two partitions: every client must have seen exactly those
     for client in rosetta.CLIENTS:
-        assert seen[("producer", "partitionsFor(topic)", client)] == "[0, 1]"
+        assert seen[("producer", "partitionsFor(topic)", client)] == "the partitions are [0, 1]"
     # a "not available" setting is refused by the translator and confirmed missing in the client
-    assert seen[("producer", "buffer.memory", "kafka-python")].startswith("ConfigError")
+    assert seen[("producer", "buffer.memory", "kafka-python")].startswith("translate() refuses it")
     assert seen[("consumer", "seek(partition, offset)", "pykafka")].startswith("reset_offsets(2)")
     # keyed sends: every client's check saw all records of one key land in a single partition
     for client in rosetta.CLIENTS:
-        assert seen[("producer", "send(ProducerRecord(topic, key, value))", client)].startswith("key -> partition")
+        assert seen[("producer", "send(ProducerRecord(topic, key, value))", client)].startswith("every record with one key went to partition")
 
 
 def test_a_drifted_row_fails(bootstrap: str) -> None:
@@ -71,3 +71,13 @@ def test_a_drifted_row_fails(bootstrap: str) -> None:
     finally:
         del rosetta.CHECKS[("producer", "fake", "pykafka")]
     assert not res[0].ok and "update the Rosetta row" in res[0].observed
+
+
+def test_result_cells_read_as_sentences(results: list[rosetta.Result]) -> None:
+    frame = rosetta.results_frame(results)
+    cells = [c for col in frame.columns for c in frame[col].dropna()]
+    assert cells and all(c[0].isupper() and c.endswith((".", "…")) for c in cells), cells[:5]
+    assert all(c.split(":")[0] in ("Works", "Not available", "Not available; the workaround works") for c in cells)
+    digest = rosetta.results_frame([r for r in results if r.api == "producer"], digest=True)
+    assert list(digest.index) == list(rosetta.DIGEST["producer"])
+    assert list(rosetta.table("consumer", digest=True).index) == list(rosetta.DIGEST["consumer"])

@@ -67,7 +67,11 @@ def test_translated_settings_build_real_clients(bootstrap: str, topic: str) -> N
     from kafka import KafkaProducer
     from pykafka import KafkaClient
 
-    conf = {"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 1, "retries": 2, "compression.type": "gzip"}
+    if bootstrap.sasl:
+        pytest.skip("the translator's one-to-one rows cannot carry sasl.jaas.config: Connection.config does that")
+    security = {k: v for k, v in bootstrap.settings.items() if k != "ssl.truststore.type"}  # TLS under test-secure
+    conf = {"bootstrap.servers": bootstrap.bootstrap, **security, "acks": "all", "linger.ms": 1, "retries": 2,
+            "compression.type": "gzip"}
     kp = KafkaProducer(**settings.translate(conf, "kafka-python", "producer"))
     assert kp.send(topic, b"kp").get(timeout=10).offset == 0
     kp.close(timeout=5)

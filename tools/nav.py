@@ -86,8 +86,16 @@ def build(check: bool = False) -> list[str]:
     titles, summaries = zip(*(title_and_summary(nb) for nb in nbs)) if nbs else ((), ())
     changed = []
     for i, (path, nb) in enumerate(zip(paths, nbs)):
-        for cell in nb["cells"]:
-            if cell["cell_type"] == "markdown" and _source(cell).lstrip().startswith(MARK):
+        cells = nb["cells"]
+        is_nav = [c["cell_type"] == "markdown" and _source(c).lstrip().startswith(MARK) for c in cells]
+        if not (len(cells) > 1 and is_nav[1]):  # a new lesson: a navigation cell under its title
+            cells.insert(1, {"cell_type": "markdown", "id": "nav-top", "metadata": {}, "source": ""})
+            is_nav.insert(1, True)
+        if not is_nav[-1]:  # ... and one at the very end
+            cells.append({"cell_type": "markdown", "id": "nav-bottom", "metadata": {}, "source": ""})
+            is_nav.append(True)
+        for cell, nav in zip(cells, is_nav):
+            if nav:
                 cell["source"] = nav_line(i, paths, list(titles))
         text = _dump(nb)
         if text != path.read_text():
