@@ -328,3 +328,18 @@ def test_a_busy_machine_is_named_before_a_run(monkeypatch: pytest.MonkeyPatch) -
     assert "load average 7.5 on 2 cores" in bench.busy_machine()
     monkeypatch.setattr(bench.os, "getloadavg", lambda: (1.2, 1.0, 1.0))
     assert bench.busy_machine() is None
+
+
+def test_committed_sweeps_have_every_point_three_times() -> None:
+    """Lesson 06's sweep charts: size and partitions, confluent-kafka and Java, both roles, 3 ok runs per point,
+    matched batch.size, the environment beside them."""
+    sweeps, env = bench.load_sweeps()
+    for kind in ("size", "partitions"):
+        rows = sweeps[sweeps["sweep"] == kind]
+        assert set(rows["client"]) == set(bench.SWEEP_CLIENTS)
+        assert set(rows["value"]) == {str(v) for v in bench.SWEEPS[kind][1]}
+        counts = rows[rows["status"] == "ok"].groupby(["client", "role", "value"]).size()
+        assert len(counts) == len(bench.SWEEP_CLIENTS) * 2 * len(bench.SWEEPS[kind][1]) and (counts >= 3).all()
+    produced = sweeps[sweeps["role"] == "produce"]
+    assert produced["settings"].str.contains(str(bench.SWEEP_BATCH)).all()
+    assert env["repeat"] >= 3 and "metadata.version" in env["kafka_broker"]
