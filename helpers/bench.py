@@ -840,7 +840,7 @@ def stamp(env: dict[str, Any]) -> str:
     """One line naming the run's environment, for chart subtitles and printed summaries."""
     load = env.get("load_average_1m_5m_15m", ["?"])[0]
     after = env.get("load_average_after", ["?"])[0]
-    return (f"{env['date'][:16].replace('T', ' ')} UTC, {env['cpu_model']}, {env['cores_logical']} cores (shared), "
+    return (f"{env['date'][:16].replace('T', ' ')} UTC, {env['cpu_model']}, {env['cores_logical']} cores, "
             f"Kafka {env['kafka_broker']}, Python {env['python']}; load {load} before / {after} after")
 
 
