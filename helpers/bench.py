@@ -37,6 +37,7 @@ import importlib.metadata as md
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -56,7 +57,7 @@ from .errors import BrokerUnreachableError, ConfigError, WorkbookError
 
 CLIENTS: tuple[str, ...] = ("kafka-python", "pykafka", "pykafka+librdkafka", "confluent-kafka",
                             "confluent-kafka-aio", "aiokafka", "java", "kcat")
-"""Every variant, Python clients first; ``java`` is Kafka's own Java client, ``kcat`` the C ceiling (librdkafka)."""
+"""Every variant, Python clients first; ``java`` is Kafka's own Java client, ``kcat`` a C reference (librdkafka, no Python)."""
 
 YARDSTICKS = ("java", "kcat")
 
@@ -217,10 +218,15 @@ def _kcat_version() -> str:
     exe = shutil.which("kcat")
     if not exe:
         return "missing"
-    out = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=10).stdout.splitlines()
-    kcat = out[0].split()[1] if out and len(out[0].split()) > 1 else "?"
-    lib = next((ln.split("librdkafka version")[1].split()[0] for ln in out if "librdkafka version" in ln), "?")
-    return f"{kcat} (librdkafka {lib})"
+    return parse_kcat_version(subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=10).stdout)
+
+
+def parse_kcat_version(text: str) -> str:
+    """``kcat -V``'s version and librdkafka's, e.g. ``1.7.1 (librdkafka 2.0.2)`` from its
+    ``Version 1.7.1 (JSON, ..., librdkafka 2.0.2 builtin.features=...)`` line."""
+    kcat = re.search(r"^Version (\S+)", text, re.MULTILINE)
+    lib = re.search(r"librdkafka (?:version )?v?(\d[\w.\-]*)", text)
+    return f"{kcat[1] if kcat else '?'} (librdkafka {lib[1] if lib else '?'})"
 
 
 def _debian_librdkafka() -> str:
@@ -1365,7 +1371,9 @@ def headline(summary: "pd.DataFrame") -> list[str]:
         if rows.empty or rows["of_java"].isna().all():
             return "not measured"
         r = rows.iloc[0]
-        return f"{r['of_java']:.2f}x Java (per-run ratios {r['of_java_min']:.2f}-{r['of_java_max']:.2f})"
+        of_medians = figure(summary, client, profile, role) / figure(summary, "java", profile, role)
+        return (f"{r['of_java']:.2f}x Java as the median of per-repetition ratios ({r['of_java_min']:.2f}-"
+                f"{r['of_java_max']:.2f}; the ratio of the two medians is {of_medians:.2f})")
 
     def rate(client: str, profile: str, role: str) -> str:
         med = figure(summary, client, profile, role)
@@ -1385,7 +1393,7 @@ def headline(summary: "pd.DataFrame") -> list[str]:
                      f"confluent-kafka {cpu('confluent-kafka', 'tuned', role)}, kcat {cpu('kcat', 'tuned', role)}, "
                      f"kafka-python {cpu('kafka-python', 'tuned', role)}")
         lines.append(f"{role}, tuned: Java {rate('java', 'tuned', role)}; confluent-kafka "
-                     f"{rate('confluent-kafka', 'tuned', role)} = {ratio('confluent-kafka', 'tuned', role)}; "
+                     f"{rate('confluent-kafka', 'tuned', role)}, {ratio('confluent-kafka', 'tuned', role)}; "
                      f"kcat {ratio('kcat', 'tuned', role)}")
         lines.append(f"{role}, defaults: Java {rate('java', 'defaults', role)}; confluent-kafka "
                      f"{ratio('confluent-kafka', 'defaults', role)}")

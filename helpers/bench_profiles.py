@@ -55,7 +55,8 @@ TUNED: dict[str, dict[str, Conf]] = {
     "java": {"produce": {"acks": "1", "enable.idempotence": "false", "linger.ms": "5", "batch.size": "1000000"},
              "consume": {"check.crcs": "false", "max.partition.fetch.bytes": "4194304", "fetch.max.bytes": "52428800",
                          "max.poll.records": "10000"}},
-    # kcat 1.7 on Debian 12 links librdkafka 2.0.2, which predates fetch.queue.backoff.ms (2.4)
+    # kcat 1.7 on Debian 12 links librdkafka 2.0.2, which predates fetch.queue.backoff.ms (added in
+    # librdkafka 2.2.0, CHANGELOG): there is no such setting to tune
     "kcat": {"produce": _TUNED_RDKAFKA_PRODUCE, "consume": {"queued.min.messages": 1_000_000}},
 }
 """Each client's tuned settings, by role (the settings are named in every row's ``settings`` column)."""

@@ -343,3 +343,11 @@ def test_committed_sweeps_have_every_point_three_times() -> None:
     produced = sweeps[sweeps["role"] == "produce"]
     assert produced["settings"].str.contains(str(bench.SWEEP_BATCH)).all()
     assert env["repeat"] >= 3 and "metadata.version" in env["kafka_broker"]
+
+
+def test_kcat_version_is_read_from_its_version_line() -> None:
+    text = ("kcat - Apache Kafka producer and consumer tool\nhttps://github.com/edenhill/kcat\n"
+            "Copyright (c) 2014-2021, Magnus Edenhill\nVersion 1.7.1 (JSON, Transactions, IncrementalAssign, "
+            "librdkafka 2.0.2 builtin.features=gzip,snappy,ssl)\n")
+    assert bench.parse_kcat_version(text) == "1.7.1 (librdkafka 2.0.2)"
+    assert bench.parse_kcat_version("something else") == "? (librdkafka ?)"
