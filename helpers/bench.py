@@ -88,8 +88,8 @@ REFERENCE_MESSAGES: dict[str, dict[str, int]] = {
 }
 """Messages per client and profile in the reference run: 5 million for tuned Java, tuned confluent-kafka and
 tuned kcat (steady state, JIT warm-up left out; the headline ratios compare them at equal counts), 1 million (the
-2016 count) for the fast clients at their defaults, fewer for the slow clients (each timed window still a few
-seconds on an idle 2-core machine), so that 5 repetitions fit in about 20 minutes. Each row records its count;
+2016 count) for the fast clients at their defaults, fewer for the slow clients, so that 5 repetitions fit in about
+16 minutes on an idle 2-core machine (timed windows of 0.3 s to 46 s there). Each row records its count;
 ``--messages`` sets one count for all."""
 
 
