@@ -64,12 +64,19 @@ def create_topic(cluster: Any, name: str, replicas: list[list[int]] | None = Non
     wait_for(admin.create_topics([new], operation_timeout=15), "creating topic")
     deadline = time.monotonic() + 15
     want = len(replicas) if replicas else partitions
-    while time.monotonic() < deadline:
+    while True:
         md = admin.list_topics(name, timeout=5).topics.get(name)
         if md is not None and len(md.partitions) == want and all(p.leader >= 0 for p in md.partitions.values()):
-            return name
+            break
+        if time.monotonic() > deadline:
+            raise WorkbookError(f"topic {name!r} has no leader after 15 s", "is every broker running? cluster.status()")
         time.sleep(0.1)
-    raise WorkbookError(f"topic {name!r} has no leader after 15 s", "is every broker running? cluster.status()")
+    # The broker that answered knows the topic; the next request (describe_configs, a produce) may go to
+    # another one that has not yet applied the metadata record (CI saw UNKNOWN_TOPIC_OR_PART right after).
+    if not cluster.wait_leaders_agree(name, timeout=max(1.0, deadline - time.monotonic())):
+        raise WorkbookError(f"topic {name!r}: not every running broker knows its leaders after 15 s",
+                            "is every broker running? cluster.status()")
+    return name
 
 
 def leaders_of(cluster: Any, topics: list[str]) -> dict[str, dict[int, int]]:

@@ -236,6 +236,9 @@ def test_exercise_checks(started: cluster.Cluster) -> None:
 
     c = cluster.start_cluster(port=started.port, quiet=True)
     t = rp.create_topic(c, admin.unique_topic("ex"), [[1, 2, 3]], config={"min.insync.replicas": "1"})
+    # create_topic returns once every broker has the topic on record, not only the one that answered
+    # (describe_configs right after it, on another broker, once said UNKNOWN_TOPIC_OR_PART)
+    assert c.leaders_by_broker(t) == {1: {0: 1}, 2: {0: 1}, 3: {0: 1}}
     assert not rp.check_durable(c, t, {"acks": "all"})             # min.insync.replicas=1
     t2 = rp.create_topic(c, admin.unique_topic("ex"), [[1, 2, 3]])
     assert not rp.check_durable(c, t2, {"acks": "1", "enable.idempotence": False})
